@@ -1,0 +1,104 @@
+"""Plots for the chapters. Every function takes an optional ``ax`` and returns the ``Axes`` it drew on.
+
+Nothing here changes matplotlib's global style unless you call :func:`use_style`.
+
+Example:
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> records = [{"trial": 0, "kind": "ticket", "density": d, "early_stop_test_acc": a}
+    ...            for d, a in [(1.0, 0.95), (0.8, 0.96)]]
+    >>> ax = plot_vs_density(records, "early_stop_test_acc")
+    >>> ax.get_xlabel()
+    'weights remaining (%)'
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["use_style", "KIND_STYLE", "plot_vs_density", "plot_input_mask", "plot_learning_curves"]
+
+KIND_STYLE = {
+    "ticket": {"color": "#1f77b4", "label": "winning ticket (reset to init)", "marker": "o"},
+    "reinit": {"color": "#d62728", "label": "same mask, random re-init", "marker": "s"},
+    "random": {"color": "#7f7f7f", "label": "random pruning, same init", "marker": "^"},
+}
+
+
+def use_style() -> None:
+    """Opt-in: the course's plot style (seaborn 'whitegrid', readable sizes)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.titlesize": "medium"})
+
+
+def _ax(ax):
+    return ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+
+
+def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[str] | None = None,
+                    ax=None, scale: float = 1.0, ylabel: str | None = None):
+    """Mean of ``metric`` over trials vs density, one line per kind, with the min-max range shaded.
+
+    ``records`` are dicts with ``trial``, ``kind``, ``density`` and ``metric`` (as from
+    :class:`lotterylab.tickets.IMPRun`). The x axis is log-scaled and runs from dense (left) to sparse.
+    Level 0 (dense) is drawn for every kind, since all three start from the same dense network.
+    """
+    ax = _ax(ax)
+    records = list(records)
+    kinds = list(kinds) if kinds is not None else [k for k in KIND_STYLE if any(r["kind"] == k for r in records)]
+    dense = [r for r in records if r["density"] >= 1.0]
+    for kind in kinds:
+        by_density = defaultdict(list)
+        for r in records:
+            if r["kind"] == kind or (r in dense and kind != "ticket"):
+                by_density[round(r["density"], 6)].append(r[metric] * scale)
+        if not by_density:
+            continue
+        d = np.array(sorted(by_density, reverse=True))
+        vals = [np.array(by_density[x]) for x in d]
+        mean = np.array([v.mean() for v in vals])
+        style = KIND_STYLE.get(kind, {"label": kind})
+        ax.plot(d * 100, mean, marker=style.get("marker", "o"), color=style.get("color"), label=style["label"], ms=4)
+        ax.fill_between(d * 100, [v.min() for v in vals], [v.max() for v in vals], color=style.get("color"), alpha=0.2)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("weights remaining (%)")
+    ax.set_ylabel(ylabel or metric)
+    ticks = [100, 51.3, 21.1, 8.7, 3.6]
+    lo = min((r["density"] for r in records), default=1.0) * 100
+    ax.set_xticks([t for t in ticks if t >= lo * 0.99])
+    ax.set_xticklabels([f"{t:g}" for t in ticks if t >= lo * 0.99])
+    ax.minorticks_off()
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_input_mask(first_layer_mask, *, ax=None, image_shape=(28, 28), title: str | None = None):
+    """Per input pixel, the fraction of its outgoing first-layer weights that survive pruning."""
+    ax = _ax(ax)
+    m = np.asarray(first_layer_mask, dtype=float)          # (hidden, inputs)
+    im = ax.imshow(m.mean(axis=0).reshape(image_shape), cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of weights kept")
+    return ax
+
+
+def plot_learning_curves(histories: Sequence[Mapping], labels: Sequence[str], *, metric: str = "test_acc",
+                         ax=None, scale: float = 100.0):
+    """One line per training run: ``metric`` against optimiser step."""
+    ax = _ax(ax)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(histories)))
+    for h, label, c in zip(histories, labels, colors):
+        ax.plot(h["steps"], np.asarray(h[metric]) * scale, label=label, color=c)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize="small")
+    return ax

@@ -1,0 +1,33 @@
+"""Progress bars for long runs: a widget in Jupyter, plain text in scripts, off in book builds.
+
+Set ``LOTTERYLAB_PROGRESS`` to ``auto`` (default), ``text`` or ``off``. The book build sets ``off``
+so executed pages don't embed progress-bar widgets.
+
+Example:
+    >>> for _ in progress_bar(range(3), desc="demo", mode="off"):
+    ...     pass
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+
+from lotterylab.errors import check_choice
+
+__all__ = ["progress_bar", "ENV_PROGRESS"]
+
+ENV_PROGRESS = "LOTTERYLAB_PROGRESS"
+MODES = ("auto", "text", "off")
+
+
+def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
+                 mode: str | None = None, **kwargs):
+    """A tqdm progress bar chosen by ``mode`` (default ``$LOTTERYLAB_PROGRESS`` or ``auto``)."""
+    mode = check_choice("mode", mode or os.environ.get(ENV_PROGRESS, "auto").strip().lower(), MODES)
+    if mode == "auto":
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+        kwargs.setdefault("file", sys.stderr)
+    return tqdm(iterable, total=total, desc=desc, disable=(mode == "off"), **kwargs)

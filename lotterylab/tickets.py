@@ -1,0 +1,207 @@
+"""Finding lottery tickets: iterative magnitude pruning (IMP) with reset or rewinding, and its controls.
+
+One IMP *trial* for one seed (Frankle & Carbin 2019, Algorithm 1 repeated):
+
+1. initialise ``theta_0`` from the seed, train the dense network (level 0);
+2. prune a fraction of the remaining weights with the smallest trained magnitude;
+3. reset the survivors to ``theta_0`` (or, with ``rewind_step=k``, to ``theta_k``) and train again;
+4. repeat 2-3 for ``rounds`` rounds.
+
+At every level the same mask is also trained from a fresh random initialisation (``reinit``) and a
+random mask with the same per-layer counts is trained from ``theta_0`` (``random``): the controls.
+
+Example:
+    >>> from lotterylab.data import load_mnist_subset
+    >>> from lotterylab.models import lenet_300_100
+    >>> cfg = IMPConfig(rounds=1, train=TrainConfig(iterations=50, eval_every=25), controls=())
+    >>> run = run_imp(lenet_300_100, load_mnist_subset(), cfg, seed=0, progress="off")
+    >>> [round(r["density"], 3) for r in run.records]
+    [1.0, 0.8]
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lotterylab.errors import LotteryLabError, check_choice, check_fraction, check_positive_int
+from lotterylab.presets import pick
+from lotterylab.progress import progress_bar
+from lotterylab.pruning import SCOPES, Mask, magnitude_prune, random_mask_like
+from lotterylab.results import load_results, save_results
+from lotterylab.seeding import make_generator
+from lotterylab.training import TrainConfig, evaluate, train
+
+__all__ = ["IMPConfig", "IMPRun", "run_imp", "run_imp_trials", "CONTROLS", "REINIT_SEED_OFFSET"]
+
+CONTROLS = ("reinit", "random")
+REINIT_SEED_OFFSET = 1_000_003  # the reinit control of seed s at level L uses seed s + offset * L
+
+
+@dataclass(frozen=True)
+class IMPConfig:
+    """An IMP experiment. Defaults: the LTH paper's LeNet-300-100 schedule."""
+
+    rounds: int = 7                        # pruning rounds (levels 1..rounds; level 0 is dense)
+    prune_fraction: float = 0.2            # fraction of *remaining* weights pruned per round
+    layer_fractions: tuple[tuple[str, float], ...] = (("fc3.weight", 0.1),)  # output layer at half rate
+    scope: str = "layerwise"               # "layerwise" (the paper, for LeNet) or "global"
+    ignore: tuple[str, ...] = ()           # weights never pruned
+    rewind_step: int = 0                   # 0 = reset to init (2019); k > 0 = rewind to step k (2020)
+    controls: tuple[str, ...] = CONTROLS   # which controls to train at every level >= 1
+    train: TrainConfig = TrainConfig()
+
+    def __post_init__(self) -> None:
+        check_positive_int("rounds", self.rounds, minimum=0)
+        check_fraction("prune_fraction", self.prune_fraction)
+        check_choice("scope", self.scope, SCOPES)
+        for c in self.controls:
+            check_choice("controls", c, CONTROLS)
+        if not 0 <= self.rewind_step < self.train.iterations:
+            raise LotteryLabError(f"rewind_step={self.rewind_step!r} must be in [0, train.iterations="
+                                  f"{self.train.iterations}).")
+
+    @classmethod
+    def for_preset(cls, preset: str, **overrides) -> "IMPConfig":
+        """``quick``: 7 rounds (21.1% density), 1,200 steps; ``full``: 15 rounds (3.6%), 5,000 steps."""
+        base = cls(rounds=pick(preset, quick=7, full=15),
+                   train=TrainConfig(iterations=pick(preset, quick=1200, full=5000)))
+        return dataclasses.replace(base, **overrides)
+
+
+@dataclass
+class IMPRun:
+    """Everything one IMP trial produced.
+
+    ``records`` has one dict per (level, kind) with keys ``trial, level, kind, density,
+    early_stop_step, early_stop_test_acc, final_test_acc, init_test_acc``; ``kind`` is ``ticket``,
+    ``reinit`` or ``random`` (level 0 is the dense network, recorded as ``ticket``).
+    """
+
+    seed: int
+    config: IMPConfig
+    records: list[dict] = field(default_factory=list)
+    masks: list[Mask] = field(default_factory=list)                   # mask of each level
+    reset_state: dict[str, torch.Tensor] = field(default_factory=dict)  # theta_0 or theta_k
+    trained_states: list[dict[str, torch.Tensor]] = field(default_factory=list)  # ticket after training
+    histories: list[dict[str, list]] = field(default_factory=list)    # ticket's learning curves
+
+
+def _state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def _record(seed: int, level: int, kind: str, mask: Mask, result, init_acc: float) -> dict:
+    return {"trial": seed, "level": level, "kind": kind, "density": mask.density,
+            "early_stop_step": result.early_stop_step, "early_stop_test_acc": result.early_stop_test_acc,
+            "final_test_acc": result.final_test_acc, "init_test_acc": init_acc}
+
+
+def _key(config: IMPConfig, seed: int, device: torch.device, model_fn: Callable) -> dict:
+    return {"config": dataclasses.asdict(config), "seed": seed, "device": device.type,
+            "model_fn": getattr(model_fn, "__qualname__", repr(model_fn))}
+
+
+def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed: int,
+            device: torch.device | str | None = None, checkpoint: str | Path | None = None,
+            progress=None) -> IMPRun:
+    """Run one IMP trial (with controls) and return an :class:`IMPRun`.
+
+    ``model_fn(seed)`` must build a freshly initialised model from a seed. With ``checkpoint`` the
+    trial is saved after every level and an interrupted run resumes where it stopped (a checkpoint
+    made with another config, seed, device or package version is recomputed). ``progress`` is a
+    tqdm bar to update, or a progress mode string (``"auto"``, ``"text"``, ``"off"``).
+    """
+    device = torch.device(device) if device is not None else data.X_train.device
+    data = data.to(device)
+    key = _key(config, seed, device, model_fn)
+    run = load_results(checkpoint, key=key) if checkpoint is not None else None
+    run = run if run is not None else IMPRun(seed=seed, config=config)
+    steps_per_level = config.train.iterations * (1 + len(config.controls))
+    own_bar = progress is None or isinstance(progress, str)
+    bar = progress_bar(total=config.train.iterations + config.rounds * steps_per_level,
+                       desc=f"IMP seed {seed}", mode=progress) if own_bar else progress
+    bar.update(config.train.iterations * min(len(run.masks), 1)
+               + steps_per_level * max(len(run.masks) - 1, 0))
+    tcfg = config.train
+    k = config.rewind_step
+
+    def evaluate_at_init(model: nn.Module, mask: Mask) -> float:
+        mask.apply_(model)
+        return evaluate(model, data.X_test, data.y_test)[1]
+
+    def model_from(state: dict) -> nn.Module:
+        model = model_fn(seed).to(device)
+        model.load_state_dict(state)
+        return model
+
+    if not run.masks:  # level 0: the dense network, which also provides theta_k for rewinding
+        model = model_fn(seed).to(device)
+        mask = Mask.ones_like(model)
+        init_state = _state(model)
+        init_acc = evaluate(model, data.X_test, data.y_test)[1]
+        result = train(model, data, tcfg, seed=seed, mask=mask, snapshot_step=k, progress=bar)
+        run.reset_state = {n: t.cpu() for n, t in result.snapshot.items()} if k else init_state
+        _finish_level(run, 0, "ticket", mask, result, init_acc, model)
+        _save(checkpoint, run, key)
+
+    layer_fractions = dict(config.layer_fractions)
+    while len(run.masks) <= config.rounds:
+        level = len(run.masks)
+        previous = model_from(run.trained_states[-1])
+        mask = magnitude_prune(previous, run.masks[-1].to(device), config.prune_fraction, scope=config.scope,
+                               layer_fractions={n: f for n, f in layer_fractions.items() if n in run.masks[-1]},
+                               ignore=config.ignore)
+        ticket = model_from(run.reset_state)
+        init_acc = evaluate_at_init(ticket, mask)
+        result = train(ticket, data, tcfg, seed=seed, mask=mask, start_step=k, progress=bar)
+        control_records = []
+        for kind in config.controls:
+            if kind == "reinit":
+                control_mask = mask
+                control = model_fn(seed + REINIT_SEED_OFFSET * level).to(device)
+            else:
+                control_mask = random_mask_like(mask.cpu(), make_generator(seed + REINIT_SEED_OFFSET * level)).to(device)
+                control = model_from(run.reset_state)
+            c_init = evaluate_at_init(control, control_mask)
+            c_result = train(control, data, tcfg, seed=seed, mask=control_mask, start_step=k, progress=bar)
+            control_records.append(_record(seed, level, kind, control_mask, c_result, c_init))
+        _finish_level(run, level, "ticket", mask, result, init_acc, ticket)
+        run.records.extend(control_records)
+        _save(checkpoint, run, key)
+    if own_bar:
+        bar.close()
+    return run
+
+
+def _finish_level(run: IMPRun, level: int, kind: str, mask: Mask, result, init_acc: float,
+                  model: nn.Module) -> None:
+    run.records.append(_record(run.seed, level, kind, mask, result, init_acc))
+    run.masks.append(mask.cpu())
+    run.trained_states.append(_state(model))
+    run.histories.append({"steps": result.steps, "val_loss": result.val_loss, "test_acc": result.test_acc})
+
+
+def _save(checkpoint, run: IMPRun, key: dict) -> None:
+    if checkpoint is not None:
+        save_results(checkpoint, run, key=key)
+
+
+def run_imp_trials(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seeds: Sequence[int],
+                   device: torch.device | str | None = None, checkpoint_dir: str | Path | None = None,
+                   progress: str | None = None) -> list[IMPRun]:
+    """Run :func:`run_imp` for each seed (one progress bar; one resumable checkpoint file per seed)."""
+    if len(seeds) == 0:
+        raise LotteryLabError("seeds must name at least one seed, e.g. seeds=[0, 1].")
+    per_trial = config.train.iterations * (1 + config.rounds * (1 + len(config.controls)))
+    bar = progress_bar(total=per_trial * len(seeds), desc="IMP trials", mode=progress)
+    runs = []
+    for seed in seeds:
+        ckpt = Path(checkpoint_dir) / f"imp_seed{seed}.pt" if checkpoint_dir is not None else None
+        runs.append(run_imp(model_fn, data, config, seed=seed, device=device, checkpoint=ckpt, progress=bar))
+    bar.close()
+    return runs

@@ -1,0 +1,152 @@
+"""Train and evaluate a (possibly masked) classifier on in-memory tensors.
+
+Masked training keeps pruned weights *exactly* zero: their gradients are zeroed before each
+optimiser step (so Adam's moments and SGD's momentum never build up there) and the mask is
+re-applied after it. Forgetting this is a classic bug: momentum revives "pruned" weights.
+
+Example:
+    >>> from lotterylab.data import load_mnist_subset
+    >>> from lotterylab.models import lenet_300_100
+    >>> data = load_mnist_subset()
+    >>> result = train(lenet_300_100(seed=0), data, TrainConfig(iterations=100, eval_every=50), seed=0)
+    >>> result.early_stop_step in (50, 100)
+    True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lotterylab.errors import check_choice, check_positive_int
+from lotterylab.seeding import make_generator
+
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "OPTIMIZERS"]
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one network (defaults: the LTH paper's LeNet setting, with fewer iterations)."""
+
+    iterations: int = 1200       # optimiser steps (the paper: 50,000 on full MNIST)
+    batch_size: int = 60         # the paper's batch size for LeNet
+    lr: float = 1.2e-3           # Adam learning rate from the paper
+    optimizer: str = "adam"      # "adam" or "sgd" (with momentum)
+    momentum: float = 0.9        # SGD only
+    eval_every: int = 50         # evaluate validation loss/accuracy every this many steps
+
+    def __post_init__(self) -> None:
+        check_positive_int("iterations", self.iterations)
+        check_positive_int("batch_size", self.batch_size)
+        check_positive_int("eval_every", self.eval_every)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+
+
+@dataclass
+class TrainResult:
+    """What one training run measured. ``history`` has one entry per evaluation."""
+
+    steps: list[int] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    snapshot: dict[str, torch.Tensor] | None = None   # state_dict at ``snapshot_step`` (for rewinding)
+
+    @property
+    def best_index(self) -> int:
+        return min(range(len(self.val_loss)), key=self.val_loss.__getitem__)
+
+    @property
+    def early_stop_step(self) -> int:
+        """The step with the lowest validation loss (the paper's early-stopping iteration)."""
+        return self.steps[self.best_index]
+
+    @property
+    def early_stop_test_acc(self) -> float:
+        """Test accuracy at the early-stopping step (what the paper reports)."""
+        return self.test_acc[self.best_index]
+
+    @property
+    def final_test_acc(self) -> float:
+        return self.test_acc[-1]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` on ``(X, y)``."""
+    was_training = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(X), batch_size):
+        logits = model(X[i:i + batch_size])
+        loss += float(F.cross_entropy(logits, y[i:i + batch_size], reduction="sum"))
+        correct += int((logits.argmax(1) == y[i:i + batch_size]).sum())
+    model.train(was_training)
+    return loss / len(X), correct / len(X)
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = list(model.parameters())
+    fused = params[0].device.type in ("cpu", "cuda")  # fused Adam: ~10% masking overhead instead of ~80%
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, fused=fused)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
+
+
+def train(model: nn.Module, data, config: TrainConfig, *, seed: int, mask=None, start_step: int = 0,
+          snapshot_step: int | None = None, progress=None) -> TrainResult:
+    """Train ``model`` in place on ``data`` (a :class:`lotterylab.data.Split`) and return what was measured.
+
+    ``seed`` fixes the data order. With ``mask`` the pruned weights stay exactly zero. Training runs
+    from ``start_step`` to ``config.iterations`` (so a network rewound to step k trains the remaining
+    steps); the state at ``snapshot_step`` is kept in ``result.snapshot``. Evaluations happen every
+    ``config.eval_every`` steps and at the last step. ``progress`` is an optional tqdm bar to update.
+    """
+    device = next(model.parameters()).device
+    X, y = data.X_train.to(device), data.y_train.to(device)
+    masked_params, masks = [], []
+    if mask is not None:
+        mask.check_matches(model)
+        named = dict(model.named_parameters())
+        masked_params = [named[n] for n in mask]
+        masks = [mask[n].to(device=device, dtype=named[n].dtype) for n in mask]  # float 0/1, made once
+        with torch.no_grad():
+            torch._foreach_mul_(masked_params, masks)
+    optimizer = _make_optimizer(model, config)
+    generator = make_generator(seed)
+    result = TrainResult()
+    n, bs = len(X), config.batch_size
+    order, pos = torch.randperm(n, generator=generator).to(device), 0
+    if snapshot_step == start_step:
+        result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.train()
+    for step in range(start_step + 1, config.iterations + 1):
+        if pos + bs > n:  # new epoch: reshuffle
+            order, pos = torch.randperm(n, generator=generator).to(device), 0
+        idx = order[pos:pos + bs]
+        pos += bs
+        loss = F.cross_entropy(model(X[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=False)
+        loss.backward()
+        if masks:
+            torch._foreach_mul_([p.grad for p in masked_params], masks)  # no optimiser state builds up
+        optimizer.step()
+        if masks:
+            with torch.no_grad():
+                torch._foreach_mul_(masked_params, masks)  # and pruned weights stay exactly zero
+        if step == snapshot_step:
+            result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if step % config.eval_every == 0 or step == config.iterations:
+            val_loss, val_acc = evaluate(model, data.X_val.to(device), data.y_val.to(device))
+            _, test_acc = evaluate(model, data.X_test.to(device), data.y_test.to(device))
+            result.steps.append(step)
+            result.val_loss.append(val_loss)
+            result.val_acc.append(val_acc)
+            result.test_acc.append(test_acc)
+        if progress is not None:
+            progress.update(1)
+    return result

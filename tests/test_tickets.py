@@ -1,0 +1,117 @@
+import dataclasses
+import warnings
+
+import pytest
+import torch
+
+from lotterylab.errors import LotteryLabError
+from lotterylab.models import lenet_300_100
+from lotterylab.tickets import IMPConfig, run_imp, run_imp_trials
+from lotterylab.training import TrainConfig
+
+TINY = IMPConfig(rounds=2, train=TrainConfig(iterations=40, eval_every=20))
+
+
+@pytest.fixture(scope="module")
+def imp_run(mnist):
+    return run_imp(lenet_300_100, mnist, TINY, seed=0, progress="off")
+
+
+def test_records_levels_kinds_and_densities(imp_run):
+    kinds = [(r["level"], r["kind"]) for r in imp_run.records]
+    assert kinds == [(0, "ticket"), (1, "ticket"), (1, "reinit"), (1, "random"),
+                     (2, "ticket"), (2, "reinit"), (2, "random")]
+    by_level = {(r["level"], r["kind"]): r["density"] for r in imp_run.records}
+    for level in (1, 2):
+        assert by_level[(level, "ticket")] == by_level[(level, "reinit")] == by_level[(level, "random")]
+    assert by_level[(2, "ticket")] < by_level[(1, "ticket")] < 1.0
+
+
+def test_masks_only_shrink_and_trained_pruned_weights_are_zero(imp_run):
+    for a, b in zip(imp_run.masks, imp_run.masks[1:]):
+        assert all(not bool((b[n] & ~a[n]).any()) for n in a)
+    for mask, state in zip(imp_run.masks, imp_run.trained_states):
+        for n, m in mask.items():
+            assert bool((state[n][~m] == 0).all())
+
+
+def test_reset_to_init_is_bit_for_bit(imp_run):
+    init = lenet_300_100(seed=0).state_dict()
+    assert all(torch.equal(init[k], imp_run.reset_state[k]) for k in init)
+
+
+def test_rewinding_restores_stored_step_k_state_bit_for_bit(mnist):
+    from lotterylab.training import train
+
+    cfg = dataclasses.replace(TINY, rounds=1, rewind_step=10, controls=())
+    run = run_imp(lenet_300_100, mnist, cfg, seed=0, progress="off")
+    # independently: train the same dense net for 10 steps and compare
+    net = lenet_300_100(seed=0)
+    snap = train(net, mnist, cfg.train, seed=0, snapshot_step=10).snapshot
+    assert all(torch.equal(snap[k], run.reset_state[k]) for k in snap)
+    assert not torch.equal(run.reset_state["fc1.weight"], lenet_300_100(seed=0).fc1.weight.detach())
+
+
+def test_same_seed_same_numbers(mnist, imp_run):
+    again = run_imp(lenet_300_100, mnist, TINY, seed=0, progress="off")
+    assert again.records == imp_run.records
+
+
+def test_checkpoint_resumes_and_detects_stale(mnist, tmp_path, imp_run):
+    ckpt = tmp_path / "imp.pt"
+    short = dataclasses.replace(TINY, rounds=1)
+    run_imp(lenet_300_100, mnist, short, seed=0, checkpoint=ckpt, progress="off")
+    assert ckpt.exists()
+    # a different config is detected as stale: recomputed (with a warning), not reused
+    with pytest.warns(UserWarning, match="different configuration"):
+        full = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+    assert full.records == imp_run.records
+    # the finished run resumes without retraining anything
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+    assert again.records == full.records
+    # a corrupted file is detected and recomputed
+    ckpt.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="unreadable"):
+        run_imp(lenet_300_100, mnist, dataclasses.replace(TINY, rounds=0), seed=0, checkpoint=ckpt, progress="off")
+
+
+def test_interrupted_run_resumes_from_last_finished_level(mnist, tmp_path, monkeypatch, imp_run):
+    import lotterylab.tickets as tickets
+
+    ckpt = tmp_path / "imp.pt"
+    calls = {"n": 0}
+    real_train = tickets.train
+
+    def flaky_train(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:  # dense + level-1 (3 runs) done; die in level 2
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(tickets, "train", flaky_train)
+    with pytest.raises(KeyboardInterrupt):
+        run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+    calls["n"] = -100
+    resumed = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+    assert calls["n"] == -100 + 3  # only level 2 (ticket + 2 controls) was trained again
+    assert resumed.records == imp_run.records
+
+
+def test_bad_imp_config():
+    with pytest.raises(LotteryLabError, match="prune_fraction"):
+        IMPConfig(prune_fraction=1.0)
+    with pytest.raises(LotteryLabError, match="controls='shuffle'"):
+        IMPConfig(controls=("shuffle",))
+    with pytest.raises(LotteryLabError, match="rewind_step"):
+        IMPConfig(rewind_step=5000, train=TrainConfig(iterations=100))
+    with pytest.raises(LotteryLabError, match="preset='medium'"):
+        IMPConfig.for_preset("medium")
+    with pytest.raises(LotteryLabError, match="seeds"):
+        run_imp_trials(lenet_300_100, None, TINY, seeds=[])
+
+
+def test_presets_follow_the_paper_schedule():
+    assert IMPConfig.for_preset("quick").rounds == 7
+    assert IMPConfig.for_preset("full").rounds == 15
