@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_style", "KIND_STYLE", "plot_vs_density", "plot_input_mask", "plot_learning_curves"]
+__all__ = ["use_style", "caption", "KIND_STYLE", "plot_vs_density", "plot_input_mask", "plot_learning_curves"]
 
 KIND_STYLE = {
     "ticket": {"color": "#1f77b4", "label": "winning ticket (reset to init)", "marker": "o"},
@@ -34,6 +34,17 @@ def use_style() -> None:
 
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.titlesize": "medium"})
+
+
+def caption(fig, text: str, *, width: int = 110):
+    """Write a caption under ``fig`` (wrapped to ``width`` characters) and return ``fig``.
+
+    Chapters use it to name the preset and hardware that produced every figure.
+    """
+    import textwrap
+
+    fig.text(0.01, -0.01, textwrap.fill(text, width), ha="left", va="top", fontsize=8.5, style="italic")
+    return fig
 
 
 def _ax(ax):

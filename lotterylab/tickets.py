@@ -205,3 +205,51 @@ def run_imp_trials(model_fn: Callable[..., nn.Module], data, config: IMPConfig, 
         runs.append(run_imp(model_fn, data, config, seed=seed, device=device, checkpoint=ckpt, progress=bar))
     bar.close()
     return runs
+
+
+def summarize(records: Sequence[dict], metric: str) -> list[dict]:
+    """Mean, min and max of ``metric`` over trials for each (level, kind), sorted by level then kind.
+
+    Example:
+        >>> rows = summarize([{"level": 0, "kind": "ticket", "density": 1.0, "acc": a} for a in (0.9, 1.0)], "acc")
+        >>> rows[0]["mean"], rows[0]["min"], rows[0]["n"]
+        (0.95, 0.9, 2)
+    """
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["level"], r["kind"]), []).append(r)
+    order = {k: i for i, k in enumerate(("ticket", *CONTROLS))}
+    rows = []
+    for (level, kind), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+        vals = [float(r[metric]) for r in rs]
+        rows.append({"level": level, "kind": kind, "density": rs[0]["density"], "n": len(vals),
+                     "mean": sum(vals) / len(vals), "min": min(vals), "max": max(vals)})
+    return rows
+
+
+@torch.no_grad()
+def compare_to_init(init_state: dict[str, torch.Tensor], trained_state: dict[str, torch.Tensor],
+                    mask: Mask) -> dict[str, dict[str, float]]:
+    """How far each masked layer's kept weights moved in training, and how many kept their sign.
+
+    Returns ``{name: {"relative_movement": ||w_T - w_0|| / ||w_0||, "sign_agreement": fraction of
+    kept weights with sign(w_T) == sign(w_0), "kept": count}}`` over the kept weights only. Signs are
+    unchanged by the ReLU rescaling symmetry (scaling a unit's input weights by c > 0 and its output
+    weights by 1/c), so sign agreement is a fair comparison where raw magnitudes are not.
+
+    Example:
+        >>> w0 = {"w": torch.tensor([1.0, -2.0, 3.0])}
+        >>> wT = {"w": torch.tensor([2.0, 2.0, 3.0])}
+        >>> stats = compare_to_init(w0, wT, Mask({"w": torch.tensor([1, 1, 0])}))["w"]
+        >>> stats["sign_agreement"], stats["kept"]
+        (0.5, 2)
+    """
+    out = {}
+    for name, m in mask.items():
+        w0, wT = init_state[name][m.cpu()].float(), trained_state[name][m.cpu()].float()
+        if tuple(init_state[name].shape) != tuple(trained_state[name].shape):
+            raise LotteryLabError(f"init_state and trained_state disagree on the shape of {name!r}.")
+        out[name] = {"relative_movement": float((wT - w0).norm() / w0.norm().clamp_min(1e-12)),
+                     "sign_agreement": float((torch.sign(wT) == torch.sign(w0)).float().mean()),
+                     "kept": int(m.sum())}
+    return out

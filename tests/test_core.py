@@ -116,4 +116,7 @@ def test_plot_functions_take_and_return_axes():
     assert len(axes[0].get_lines()) == 2
     assert plot_input_mask(torch.ones(5, 784), ax=axes[1]) is axes[1]
     assert plot_learning_curves([{"steps": [1, 2], "test_acc": [0.1, 0.2]}], ["a"], ax=axes[2]) is axes[2]
+    from lotterylab.plotting import caption
+
+    assert caption(fig, "quick preset") is fig and fig.texts[-1].get_text() == "quick preset"
     plt.close(fig)

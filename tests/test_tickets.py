@@ -115,3 +115,35 @@ def test_bad_imp_config():
 def test_presets_follow_the_paper_schedule():
     assert IMPConfig.for_preset("quick").rounds == 7
     assert IMPConfig.for_preset("full").rounds == 15
+
+
+def test_summarize_groups_trials():
+    from lotterylab.tickets import summarize
+
+    recs = [{"level": 1, "kind": k, "density": 0.8, "acc": a} for k, a in
+            [("reinit", 0.5), ("ticket", 0.9), ("ticket", 0.7), ("random", 0.1)]]
+    rows = summarize(recs, "acc")
+    assert [r["kind"] for r in rows] == ["ticket", "reinit", "random"]
+    assert rows[0]["n"] == 2 and abs(rows[0]["mean"] - 0.8) < 1e-12 and rows[0]["max"] == 0.9
+
+
+def test_compare_to_init_is_invariant_to_relu_rescaling(imp_run):
+    from lotterylab.tickets import compare_to_init
+
+    mask, trained = imp_run.masks[1], imp_run.trained_states[1]
+    base = compare_to_init(imp_run.reset_state, trained, mask)
+    assert all(0.5 < s["sign_agreement"] <= 1.0 for s in base.values())
+    # rescale hidden unit 3 of layer 1 by c > 0: the function is unchanged, and so are the signs
+    net, scaled_net = lenet_300_100(seed=0), lenet_300_100(seed=0)
+    net.load_state_dict(trained)
+    scaled = {k: v.clone() for k, v in trained.items()}
+    c = 7.0
+    scaled["fc1.weight"][3] *= c
+    scaled["fc1.bias"][3] *= c
+    scaled["fc2.weight"][:, 3] /= c
+    scaled_net.load_state_dict(scaled)
+    x = torch.randn(16, 784)
+    assert torch.allclose(net(x), scaled_net(x), atol=1e-4)
+    after = compare_to_init(imp_run.reset_state, scaled, mask)
+    assert after["fc1.weight"]["sign_agreement"] == base["fc1.weight"]["sign_agreement"]
+    assert after["fc1.weight"]["relative_movement"] != base["fc1.weight"]["relative_movement"]

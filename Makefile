@@ -1,0 +1,40 @@
+# lotterylab: two commands a user needs.
+#   make book   - install everything into .venv, execute every chapter, build the HTML book strictly
+#   make test   - install everything into .venv and run the whole test suite (incl. a strict book build)
+# Other targets: make notebooks (chapters as .ipynb for Jupyter/Colab), make bench, make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+# Chapters build with plain-text progress off, a non-interactive plot backend and the CPU threads set.
+BOOK_ENV := LOTTERYLAB_PROGRESS=off MPLBACKEND=module://matplotlib_inline.backend_inline
+
+.PHONY: install book test notebooks bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+book: $(STAMP)
+	$(BOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "Open _build/html/index.html in a browser."
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+notebooks: $(STAMP)
+	$(BIN)/jupytext --to ipynb book/[0-9]*.md
+	@echo "Notebooks written next to the chapters: book/*.ipynb"
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_imp_masking.py
+
+clean:
+	rm -rf _build

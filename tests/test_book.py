@@ -1,0 +1,60 @@
+"""The whole book builds strictly: every chapter executes, any cell error or Sphinx warning fails.
+
+This is the slowest test (it runs every chapter with the quick preset on the CPU, a few minutes).
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CDN = re.compile(r"(cdn\.jsdelivr\.net|cdnjs\.cloudflare\.com|unpkg\.com)")
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, LOTTERYLAB_PRESET="quick", LOTTERYLAB_PROGRESS="off", LOTTERYLAB_DEVICE="cpu",
+               LOTTERYLAB_RESULTS=str(out / "results"), MPLBACKEND="module://matplotlib_inline.backend_inline")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          env=env, capture_output=True, text=True, timeout=3000)
+    html = out / "_build" / "html"
+    if proc.returncode != 0:
+        reports = "\n".join(p.read_text()[-3000:] for p in (html / "reports").glob("**/*.log")) if html.exists() else ""
+        pytest.fail(f"book build failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}\n{reports}")
+    return html
+
+
+@pytest.mark.slow
+def test_every_toc_page_is_built(built_book):
+    toc = (ROOT / "_toc.yml").read_text()
+    for name in re.findall(r"file:\s*(\S+)", toc) + re.findall(r"root:\s*(\S+)", toc):
+        assert (built_book / f"{name}.html").exists(), name
+
+
+@pytest.mark.slow
+def test_chapter_executed_with_figures_and_preset(built_book):
+    page = (built_book / "book" / "01_original_lth.html").read_text()
+    assert "preset: quick" in page
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', page)
+    assert len(images) >= 5, images
+    for src in images:
+        assert (built_book / "book" / src).resolve().exists(), src
+    assert "Traceback" not in page
+    # glued numbers were computed and rendered into the prose
+    assert re.search(r"tickets reach[^%]*\d+\.\d%", re.sub("<[^>]+>", "", page))
+
+
+@pytest.mark.slow
+def test_widgets_need_no_cdn(built_book):
+    page = (built_book / "book" / "01_original_lth.html").read_text()
+    assert "application/vnd.jupyter.widget-state+json" in page
+    assert re.search(r'src="[./]*_static/embed-amd\.js"', page)
+    assert re.search(r'src="[./]*_static/require\.js"', page)
+    assert (built_book / "_static" / "embed-amd.js").exists()
+    for html in built_book.glob("**/*.html"):
+        assert not CDN.search(html.read_text()), f"{html} references a CDN"
