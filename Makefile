@@ -11,7 +11,10 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum
 # Chapters build with plain-text progress off, a non-interactive plot backend and the CPU threads set.
 BOOK_ENV := LOTTERYLAB_PROGRESS=off MPLBACKEND=module://matplotlib_inline.backend_inline
 
-.PHONY: install book test notebooks bench clean
+# The browser test uses Debian's chromium (never a browser downloaded by Playwright).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install book test browser notebooks bench clean
 
 install: $(STAMP)
 
@@ -26,8 +29,17 @@ book: $(STAMP)
 	$(BOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+test: $(STAMP) browser
+	LOTTERYLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser test needs Chromium: run 'sudo apt-get install chromium', or pass CHROMIUM=/path/to/chromium."; \
+	    exit 1; \
+	  fi; }
 
 notebooks: $(STAMP)
 	$(BIN)/jupytext --to ipynb book/[0-9]*.md

@@ -89,16 +89,26 @@ def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[
     return ax
 
 
-def plot_input_mask(first_layer_mask, *, ax=None, image_shape=(28, 28), title: str | None = None):
-    """Per input pixel, the fraction of its outgoing first-layer weights that survive pruning."""
+def plot_input_mask(first_layer_mask, *, ax=None, image_shape=(28, 28), title: str | None = None,
+                    relative: bool = True):
+    """Per input pixel, the fraction of its outgoing first-layer weights that survive pruning.
+
+    With ``relative=True`` (default) the fraction is divided by the layer's overall density, so
+    1 means "an average pixel", above 1 a pixel the mask favours, below 1 one it prunes harder.
+    """
     ax = _ax(ax)
-    m = np.asarray(first_layer_mask, dtype=float)          # (hidden, inputs)
-    im = ax.imshow(m.mean(axis=0).reshape(image_shape), cmap="viridis", vmin=0, vmax=1)
+    m = np.asarray(first_layer_mask, dtype=float).mean(axis=0)   # (hidden, inputs) -> (inputs,)
+    if relative:
+        im = ax.imshow((m / m.mean()).reshape(image_shape), cmap="RdBu_r", vmin=0.4, vmax=1.6)
+        label = "kept fraction / layer density"
+    else:
+        im = ax.imshow(m.reshape(image_shape), cmap="viridis", vmin=0, vmax=1)
+        label = "fraction of weights kept"
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title)
-    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of weights kept")
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
     return ax
 
 

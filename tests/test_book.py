@@ -60,3 +60,58 @@ def test_widgets_need_no_cdn(built_book):
     assert (built_book / "_static" / "embed-amd.js").exists()
     for html in built_book.glob("**/*.html"):
         assert not CDN.search(html.read_text()), f"{html} references a CDN"
+
+
+@pytest.mark.slow
+def test_widget_works_offline_in_a_real_browser(built_book, tmp_path):
+    """Serve the built book on loopback, open chapter 1 in headless Chromium, move the slider.
+
+    Every request that would leave 127.0.0.1 is blocked and recorded: the page must need none.
+    """
+    import functools
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("LOTTERYLAB_CHROMIUM", "/usr/bin/chromium")
+    assert Path(chromium).exists(), f"the browser test needs Chromium at {chromium} (make test installs it)"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    external, page_errors, failed = [], [], []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync"])
+            context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith((base, "data:"))
+                          else (external.append(route.request.url), route.abort()))
+            page = context.new_page()
+            page.on("pageerror", lambda e: page_errors.append(str(e)))
+            page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+            page.goto(base + "book/01_original_lth.html")
+            page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
+            visible_png = """() => [...document.querySelectorAll('.widget-output img')]
+                                     .filter(i => i.offsetParent !== null).map(i => i.src)"""
+            readout = page.locator(".widget-readout").first
+            before, label_before = page.evaluate(visible_png), readout.inner_text()
+            handle = page.locator(".widget-slider .noUi-handle").first
+            handle.scroll_into_view_if_needed()
+            handle.focus()
+            page.keyboard.press("End")
+            page.wait_for_timeout(500)
+            after, label_after = page.evaluate(visible_png), readout.inner_text()
+            page.screenshot(path=str(tmp_path / "chapter1_widget.png"))
+            browser.close()
+    finally:
+        server.shutdown()
+    assert len(before) == 1 and len(after) == 1, (before, after)  # exactly one panel visible at a time
+    assert before != after, "moving the slider did not change the figure"
+    assert (label_before, label_after) == ("100.0%", "21.1%")
+    assert external == [], f"requests left loopback: {external}"
+    assert page_errors == [], page_errors
+    assert failed == [], failed
