@@ -146,7 +146,7 @@ def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed
         init_acc = evaluate(model, data.X_test, data.y_test)[1]
         result = train(model, data, tcfg, seed=seed, mask=mask, snapshot_step=k, progress=bar)
         run.reset_state = {n: t.cpu() for n, t in result.snapshot.items()} if k else init_state
-        _finish_level(run, 0, "ticket", mask, result, init_acc, model)
+        _finish_level(run, 0, mask, result, init_acc, model)
         _save(checkpoint, run, key)
 
     layer_fractions = dict(config.layer_fractions)
@@ -170,7 +170,7 @@ def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed
             c_init = evaluate_at_init(control, control_mask)
             c_result = train(control, data, tcfg, seed=seed, mask=control_mask, start_step=k, progress=bar)
             control_records.append(_record(seed, level, kind, control_mask, c_result, c_init))
-        _finish_level(run, level, "ticket", mask, result, init_acc, ticket)
+        _finish_level(run, level, mask, result, init_acc, ticket)
         run.records.extend(control_records)
         _save(checkpoint, run, key)
     if own_bar:
@@ -178,9 +178,9 @@ def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed
     return run
 
 
-def _finish_level(run: IMPRun, level: int, kind: str, mask: Mask, result, init_acc: float,
-                  model: nn.Module) -> None:
-    run.records.append(_record(run.seed, level, kind, mask, result, init_acc))
+def _finish_level(run: IMPRun, level: int, mask: Mask, result, init_acc: float, model: nn.Module) -> None:
+    """Record the ticket (level 0: the dense network) of one level and keep its mask and weights."""
+    run.records.append(_record(run.seed, level, "ticket", mask, result, init_acc))
     run.masks.append(mask.cpu())
     run.trained_states.append(_state(model))
     run.histories.append({"steps": result.steps, "val_loss": result.val_loss, "test_acc": result.test_acc})
