@@ -1,5 +1,12 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +20,79 @@ def mnist():
     from lotterylab.data import load_mnist_subset
 
     return load_mnist_subset()
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, LOTTERYLAB_PRESET="quick", LOTTERYLAB_PROGRESS="off", LOTTERYLAB_DEVICE="cpu",
+               LOTTERYLAB_RESULTS=str(out / "results"), MPLBACKEND="module://matplotlib_inline.backend_inline")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          env=env, capture_output=True, text=True, timeout=3000)
+    html = out / "_build" / "html"
+    if proc.returncode != 0:
+        reports = "\n".join(p.read_text()[-3000:] for p in (html / "reports").glob("**/*.log")) if html.exists() else ""
+        pytest.fail(f"book build failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}\n{reports}")
+    return html
+
+
+class OfflineBrowser:
+    """Headless Chromium on the built book served from loopback; every other request is blocked.
+
+    ``open(path)`` returns a Playwright page; ``assert_clean()`` checks that no request left
+    127.0.0.1, no page error was raised and no response was 4xx/5xx since the last ``open``.
+    """
+
+    VISIBLE_PNG = """() => [...document.querySelectorAll('.widget-output img')]
+                     .filter(i => i.offsetParent !== null).map(i => i.src)"""
+
+    def __init__(self, browser, base):
+        self.browser, self.base = browser, base
+        self.external, self.page_errors, self.failed = [], [], []
+
+    def open(self, path, viewport=(1280, 1000)):
+        self.external.clear(), self.page_errors.clear(), self.failed.clear()
+        context = self.browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith((self.base, "data:"))
+                      else (self.external.append(route.request.url), route.abort()))
+        page = context.new_page()
+        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        page.on("response", lambda r: self.failed.append((r.status, r.url)) if r.status >= 400 else None)
+        page.goto(self.base + path)
+        return page
+
+    def visible_images(self, page):
+        """``src`` of every widget-output image currently displayed (one per visible panel)."""
+        return page.evaluate(self.VISIBLE_PNG)
+
+    def assert_clean(self):
+        assert self.external == [], f"requests left loopback: {self.external}"
+        assert self.page_errors == [], self.page_errors
+        assert self.failed == [], self.failed
+
+
+@pytest.fixture(scope="session")
+def offline_browser(built_book):
+    """An :class:`OfflineBrowser` on the built book (needs Chromium: ``make test`` installs it)."""
+    import functools
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = os.environ.get("LOTTERYLAB_CHROMIUM", "/usr/bin/chromium")
+    assert Path(chromium).exists(), f"the browser test needs Chromium at {chromium} (make test installs it)"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync"])
+            yield OfflineBrowser(browser, f"http://127.0.0.1:{server.server_address[1]}/")
+            browser.close()
+    finally:
+        server.shutdown()

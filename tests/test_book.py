@@ -1,32 +1,15 @@
 """The whole book builds strictly: every chapter executes, any cell error or Sphinx warning fails.
 
-This is the slowest test (it runs every chapter with the quick preset on the CPU, a few minutes).
+The build itself is the session fixture ``built_book`` in ``conftest.py`` (built once, shared by every
+``tests/test_book*.py``). This is the slowest part of the suite (every chapter runs with the quick preset).
 """
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CDN = re.compile(r"(cdn\.jsdelivr\.net|cdnjs\.cloudflare\.com|unpkg\.com)")
-
-
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, LOTTERYLAB_PRESET="quick", LOTTERYLAB_PROGRESS="off", LOTTERYLAB_DEVICE="cpu",
-               LOTTERYLAB_RESULTS=str(out / "results"), MPLBACKEND="module://matplotlib_inline.backend_inline")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
-                          env=env, capture_output=True, text=True, timeout=3000)
-    html = out / "_build" / "html"
-    if proc.returncode != 0:
-        reports = "\n".join(p.read_text()[-3000:] for p in (html / "reports").glob("**/*.log")) if html.exists() else ""
-        pytest.fail(f"book build failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}\n{reports}")
-    return html
 
 
 @pytest.mark.slow
@@ -63,55 +46,20 @@ def test_widgets_need_no_cdn(built_book):
 
 
 @pytest.mark.slow
-def test_widget_works_offline_in_a_real_browser(built_book, tmp_path):
-    """Serve the built book on loopback, open chapter 1 in headless Chromium, move the slider.
-
-    Every request that would leave 127.0.0.1 is blocked and recorded: the page must need none.
-    """
-    import functools
-    import http.server
-    import threading
-
-    from playwright.sync_api import sync_playwright
-
-    chromium = os.environ.get("LOTTERYLAB_CHROMIUM", "/usr/bin/chromium")
-    assert Path(chromium).exists(), f"the browser test needs Chromium at {chromium} (make test installs it)"
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    external, page_errors, failed = [], [], []
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync"])
-            context = browser.new_context(viewport={"width": 1280, "height": 1000})
-            context.route("**/*", lambda route: route.continue_() if route.request.url.startswith((base, "data:"))
-                          else (external.append(route.request.url), route.abort()))
-            page = context.new_page()
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
-            page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
-            page.goto(base + "book/01_original_lth.html")
-            page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
-            visible_png = """() => [...document.querySelectorAll('.widget-output img')]
-                                     .filter(i => i.offsetParent !== null).map(i => i.src)"""
-            readout = page.locator(".widget-readout").first
-            before, label_before = page.evaluate(visible_png), readout.inner_text()
-            handle = page.locator(".widget-slider .noUi-handle").first
-            handle.scroll_into_view_if_needed()
-            handle.focus()
-            page.keyboard.press("End")
-            page.wait_for_timeout(500)
-            after, label_after = page.evaluate(visible_png), readout.inner_text()
-            page.screenshot(path=str(tmp_path / "chapter1_widget.png"))
-            browser.close()
-    finally:
-        server.shutdown()
+def test_widget_works_offline_in_a_real_browser(offline_browser, tmp_path):
+    """Open chapter 1 in headless Chromium with every non-loopback request blocked; move the slider."""
+    page = offline_browser.open("book/01_original_lth.html")
+    page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
+    readout = page.locator(".widget-readout").first
+    before, label_before = offline_browser.visible_images(page), readout.inner_text()
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press("End")
+    page.wait_for_timeout(500)
+    after, label_after = offline_browser.visible_images(page), readout.inner_text()
+    page.screenshot(path=str(tmp_path / "chapter1_widget.png"))
     assert len(before) == 1 and len(after) == 1, (before, after)  # exactly one panel visible at a time
     assert before != after, "moving the slider did not change the figure"
     assert (label_before, label_after) == ("100.0%", "21.1%")
-    assert external == [], f"requests left loopback: {external}"
-    assert page_errors == [], page_errors
-    assert failed == [], failed
+    offline_browser.assert_clean()
