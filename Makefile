@@ -46,7 +46,7 @@ notebooks: $(STAMP)
 	@echo "Notebooks written next to the chapters: book/*.ipynb"
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_imp_masking.py
+	set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 clean:
 	rm -rf _build
