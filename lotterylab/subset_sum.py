@@ -116,10 +116,11 @@ def best_subset_sums(items: torch.Tensor, targets: torch.Tensor, *, max_size: in
     if not (torch.isfinite(items).all() and torch.isfinite(targets).all()):
         raise LotteryLabError("items and targets must be finite numbers.")
     q, m = items.shape
-    if m > MAX_ITEMS:
-        raise LotteryLabError(f"items has m={m} items per problem; allowed: at most {MAX_ITEMS}.")
+    check_choice("max_size", max_size, (None, 1))
+    if max_size is None and m > MAX_ITEMS:
+        raise LotteryLabError(f"items has m={m} items per problem; allowed: at most {MAX_ITEMS} "
+                              f"(any number with max_size=1).")
     if max_size is not None:
-        check_choice("max_size", max_size, (None, 1))
         cand = torch.cat([torch.zeros(q, 1, dtype=torch.float64, device=items.device), items], 1)
         err = (cand - targets[:, None]).abs()
         best = err.argmin(1)
@@ -354,7 +355,7 @@ class PrunedNetwork:
 
     ``random[k]``/``masks[k]`` are the 2L layers (depth twice the target's); ``errors`` are the
     subset-sum errors per target weight (max of the two signs), one tensor per target layer;
-    ``operations`` counts the subset sums the solver enumerated and compared.
+    ``problem_sizes`` lists the number of candidate products ``m`` of every subset-sum problem solved.
     """
 
     random: list[torch.Tensor]
@@ -362,7 +363,20 @@ class PrunedNetwork:
     errors: list[torch.Tensor]
     width_factor: int
     method: str
-    operations: int
+    problem_sizes: list[int]
+
+    @property
+    def operations(self) -> int:
+        """Sums enumerated plus comparisons made by the solver (meet in the middle, or m + 1 for "single")."""
+        if self.method == "single":
+            return int(sum(m + 1 for m in self.problem_sizes))
+        return int(sum(2 ** (m // 2) + 2 ** (m - m // 2) + 2 ** (m // 2) * max(1, m - m // 2)
+                       for m in self.problem_sizes))
+
+    @property
+    def brute_force_operations(self) -> int:
+        """What trying every subset of every problem would cost: ``2^m`` sums of up to ``m`` terms each."""
+        return int(sum(2 ** m * max(1, m) for m in self.problem_sizes))
 
     @property
     def pruned(self) -> list[torch.Tensor]:
@@ -420,7 +434,7 @@ def prune_random_network(target: Sequence[torch.Tensor], width_factor: int, *, s
         raise LotteryLabError(f"width_factor={width_factor} is too large for method='subset'; "
                               f"allowed: 1..{MAX_ITEMS}.")
     g = torch.Generator().manual_seed(seed)
-    random, masks, errors, ops = [], [], [], 0
+    random, masks, errors, sizes = [], [], [], []
     for w in target:
         d_out, d_in = w.shape
         n = width_factor
@@ -439,9 +453,7 @@ def prune_random_network(target: Sequence[torch.Tensor], width_factor: int, *, s
                     continue
                 prods = b_full[:, sel] * a_full[sel, j].abs()     # (out, m) what each neuron contributes
                 keep, e = best_subset_sums(prods, sign * w[:, j], max_size=None if method == "subset" else 1)
-                m = len(sel)
-                ops += d_out * ((m + 1) if method == "single" else 2 ** (m // 2) + 2 ** (m - m // 2)
-                                + 2 ** (m // 2) * max(1, m - m // 2))
+                sizes += [len(sel)] * d_out
                 b_mask[:, sel] |= keep
                 a_mask[sel, j] |= keep.any(0)
                 err[:, j] = torch.maximum(err[:, j], e)
@@ -449,7 +461,7 @@ def prune_random_network(target: Sequence[torch.Tensor], width_factor: int, *, s
         masks += [a_mask.to(torch.float64), b_mask.to(torch.float64)]
         errors.append(err)
     return PrunedNetwork(random=random, masks=masks, errors=errors, width_factor=width_factor,
-                         method=method, operations=int(ops))
+                         method=method, problem_sizes=sizes)
 
 
 # ---------------------------------------------------------------------------------------------
