@@ -194,10 +194,14 @@ def evaluate_path(model: nn.Module, a, b, X: torch.Tensor, y: torch.Tensor, alph
     a, b = _as_state(a, "a"), _as_state(b, "b")
     _check_pair(a, b)
     _check_mask(mask, a)
-    expected = set(model.state_dict())
-    if set(a) != expected:
+    expected = {n: tuple(t.shape) for n, t in model.state_dict().items()}
+    if set(a) != set(expected):
         raise LotteryLabError(f"the endpoints' parameter names {sorted(a)} do not match the model's "
                               f"{sorted(expected)}.")
+    wrong = [n for n in a if tuple(a[n].shape) != expected[n]]
+    if wrong:
+        raise LotteryLabError(f"the endpoints' shapes do not match the model's for {wrong}: e.g. "
+                              f"{tuple(a[wrong[0]].shape)} vs {expected[wrong[0]]}.")
     device = next(model.parameters()).device
     a = {n: t.to(device) for n, t in a.items()}
     b = {n: t.to(device) for n, t in b.items()}
@@ -345,10 +349,11 @@ def instability(model_fn: Callable[..., nn.Module], start_state: Mapping[str, to
     "final_test_acc", "states"}`` where the path is evaluated on the test set.
 
     Example:
-        >>> from lotterylab.data import load_mnist_subset
-        >>> data = load_mnist_subset()
-        >>> start = lenet_300_100(seed=0).state_dict()
-        >>> out = instability(lenet_300_100, start, data, TrainConfig(iterations=5, eval_every=5),
+        >>> from lotterylab.data import Split
+        >>> X, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+        >>> data = Split(X, y, X, y, X, y)
+        >>> start = nn.Linear(4, 3).state_dict()
+        >>> out = instability(lambda seed: nn.Linear(4, 3), start, data, TrainConfig(iterations=5, batch_size=10),
         ...                   seeds=(1, 2), alphas=[0.0, 0.5, 1.0])
         >>> len(out["error"]), out["barrier"] >= -1
         (3, True)
