@@ -59,17 +59,16 @@ class TheoryConfig:
     single_bits: tuple[int, ...] = tuple(range(1, 7))
     target_hidden: int = 8                # target network 1 -> hidden -> hidden -> 1 (plus bias units)
     train_steps: int = 3_000              # Adam steps to train the target directly
-    widths: tuple[int, ...] = (4, 8, 12, 16, 20, 24, 28, 32, 36, 40)
+    widths: tuple[int, ...] = (4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48)
     single_widths: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256, 512)
-    construction_trials: int = 4          # random networks per width factor
+    construction_trials: int = 8          # random networks per width factor
 
     @classmethod
     def for_preset(cls, preset: str) -> "TheoryConfig":
         return pick(preset, quick=cls(), full=cls(
             coverage_trials=32, coverage_n_max=24, coverage_grid=400_001, eps_bits=tuple(range(1, 16)),
             single_n_max=4_000, single_bits=tuple(range(1, 9)), target_hidden=16, train_steps=10_000,
-            widths=(4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48),
-            single_widths=(4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), construction_trials=10))
+            single_widths=(4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), construction_trials=16))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,7 +488,7 @@ def plot_samples_needed(eps_values, needed, *, fit: tuple[float, float] | None =
         ax.plot(xs, fit[0] * xs + fit[1], "--", color="k", lw=1,
                 label=f"fit: n = {fit[0]:.2f} log2(1/eps) + {fit[1]:.1f}")
     ax.set_xlabel("log2(1 / eps)  (bits of precision)")
-    ax.set_ylabel("samples n so that every target is eps-close")
+    ax.set_ylabel("samples n needed")
     ax.legend(fontsize="small")
     return ax
 

@@ -157,3 +157,13 @@ def test_presets_differ_and_are_frozen():
     assert full.coverage_trials > quick.coverage_trials and max(full.widths) >= max(quick.widths)
     with pytest.raises(Exception):
         quick.coverage_trials = 1
+
+
+def test_operation_counts_follow_the_problem_sizes():
+    target = _small_target()
+    net = prune_random_network(target, 20, seed=2)
+    assert len(net.problem_sizes) == sum(2 * w.shape[0] * w.shape[1] for w in target)
+    assert sum(net.problem_sizes) == sum(w.shape[0] * w.shape[1] for w in target) * 20
+    assert 0 < net.operations < net.brute_force_operations
+    one = prune_random_network(target, 20, seed=2, method="single")
+    assert one.operations == sum(m + 1 for m in one.problem_sizes)
