@@ -296,6 +296,11 @@ _COMPILED: dict = {}
 
 def _compiled_step(activation: str):
     if activation not in _COMPILED:
+        # one specialisation per (width, chunk, dtype); the default limit of 8 would silently fall back to eager
+        cfg = torch._dynamo.config
+        for name in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit", "accumulated_cache_size_limit"):
+            if hasattr(cfg, name):
+                setattr(cfg, name, max(getattr(cfg, name), 512))
         _COMPILED[activation] = torch.compile(_make_step(activation), dynamic=False)
     return _COMPILED[activation]
 
@@ -325,6 +330,10 @@ def train_many(seeds: Iterable[int], width: int, config: FitConfig = FitConfig()
     if compile:
         step, compiled = _compiled_step(activation), True
     chunk = _chunk_size(width, config.n_points, device, chunk_elements)
+    n_chunks = -(-len(seeds) // chunk)
+    chunk = -(-len(seeds) // n_chunks)                     # equal chunks: one compiled shape
+    pad = n_chunks * chunk - len(seeds)                    # padding replicas (copies of the first), dropped below
+    p = Params(*(torch.cat([t, t[:1].expand(pad, *t.shape[1:])]) for t in (p.w, p.b, p.v, p.c)))
     t0 = time.perf_counter()
     for lo in range(0, len(seeds), chunk):
         state = [t[lo:lo + chunk].clone() for t in (p.w, p.b, p.v, p.c)]
@@ -350,8 +359,9 @@ def train_many(seeds: Iterable[int], width: int, config: FitConfig = FitConfig()
         for full, part in zip((p.w, p.b, p.v, p.c), state):
             full[lo:lo + chunk] = part
         if progress is not None:
-            progress.update(len(state[3]) * config.steps)
+            progress.update(min(chunk, len(seeds) - lo) * config.steps)
     seconds = time.perf_counter() - t0
+    p = p.select(slice(0, len(seeds)))
     with torch.no_grad():
         losses = ((forward(p, x, activation) - y) ** 2).mean(1)
     return ManyRun(seeds, activation, target, p.to("cpu"), losses.cpu(), seconds, compiled)
