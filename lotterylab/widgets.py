@@ -10,14 +10,22 @@ Example:
     >>> def draw(k):
     ...     fig, ax = plt.subplots(); ax.plot([0, k]); plt.show()
     >>> box = slider_stack([lambda k=k: draw(k) for k in range(3)], ["a", "b", "c"], "view")  # doctest: +SKIP
+
+Several controls (a width slider and an activation dropdown, say) drive nested stacks: the first
+control selects among stacks, the second within each of them, and so on; every control is linked in
+the browser to all the stacks at its depth:
+
+    >>> box = linked_stacks(lambda i, j: print(i, j),
+    ...                     [Control("width", ["1", "2"]), Control("act", ["silu", "relu"], "dropdown")])  # doctest: +SKIP
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from lotterylab.errors import LotteryLabError
+from lotterylab.errors import LotteryLabError, check_choice
 
-__all__ = ["slider_stack"]
+__all__ = ["slider_stack", "Control", "linked_stacks"]
 
 
 def slider_stack(draw_panels: Sequence[Callable[[], None]], labels: Sequence[str], description: str):
@@ -45,3 +53,61 @@ def slider_stack(draw_panels: Sequence[Callable[[], None]], labels: Sequence[str
                                      layout=widgets.Layout(width="520px"))
     widgets.jslink((slider, "index"), (stack, "selected_index"))
     return widgets.VBox([slider, stack])
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of :func:`linked_stacks`: a ``"slider"`` or a ``"dropdown"`` over ``labels``."""
+
+    description: str
+    labels: Sequence[str]
+    kind: str = "slider"
+
+    def __post_init__(self):
+        check_choice("kind", self.kind, ("slider", "dropdown"))
+        if not list(self.labels):
+            raise LotteryLabError(f"control {self.description!r} needs at least one label; got none.")
+
+    def widget(self):
+        import ipywidgets as widgets
+
+        common = dict(options=list(self.labels), index=0, description=self.description,
+                      style={"description_width": "initial"})
+        if self.kind == "dropdown":
+            return widgets.Dropdown(**common, layout=widgets.Layout(width="240px"))
+        return widgets.SelectionSlider(**common, continuous_update=True, layout=widgets.Layout(width="420px"))
+
+
+def linked_stacks(draw_panel: Callable[..., None], controls: Sequence[Control]):
+    """Controls that select among precomputed panels, linked in the browser (no kernel needed).
+
+    ``draw_panel(i0, i1, ...)`` must display the panel for option ``i0`` of the first control, ``i1``
+    of the second, ... It is called once per combination, in row-major order. The panels sit in
+    nested ``Stack`` widgets; control ``k``'s ``index`` is ``jslink``-ed to the ``selected_index`` of
+    every stack at depth ``k``. Returns an ``ipywidgets.VBox``: the controls in a row, then the panels.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    controls = list(controls)
+    if not controls:
+        raise LotteryLabError("controls must hold at least one Control; got none.")
+    for c in controls:
+        if not isinstance(c, Control):
+            raise LotteryLabError(f"controls must be Control objects; got {type(c).__name__}.")
+    handles = [c.widget() for c in controls]
+
+    def build(prefix: tuple[int, ...]):
+        depth = len(prefix)
+        if depth == len(controls):
+            out = widgets.Output()
+            with out:
+                draw_panel(*prefix)
+            plt.close("all")
+            return out
+        stack = widgets.Stack([build(prefix + (i,)) for i in range(len(controls[depth].labels))], selected_index=0)
+        widgets.jslink((handles[depth], "index"), (stack, "selected_index"))
+        return stack
+
+    panels = build(())
+    return widgets.VBox([widgets.HBox(handles), panels])
