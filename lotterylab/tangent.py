@@ -199,7 +199,7 @@ def _contract(ja, jb, reduction, scalar):
 def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None, *,
                   params: Params | None = None, names: Sequence[str] | None = None,
                   masks: Mapping[str, torch.Tensor] | None = None, reduction: str = "full",
-                  chunk_size: int = 64, max_cache_bytes: int = 2**30) -> torch.Tensor:
+                  chunk_size: int = 64, max_cache_bytes: int = 2**31) -> torch.Tensor:
     """The empirical NTK ``K(x1, x2) = J(x1) J(x2)^T`` at ``params`` (default: current parameters).
 
     Shapes: with a scalar output per input, ``(n1, n2)``. With ``k`` outputs, ``reduction`` picks

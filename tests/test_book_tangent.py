@@ -1,0 +1,56 @@
+"""Checks on the built tangent-space chapter (uses the shared ``built_book`` fixture: slow)."""
+import re
+
+import pytest
+
+PAGE = "book/06_tangent_space.html"
+
+
+def _text(html):
+    return re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", html))
+
+
+@pytest.mark.slow
+def test_chapter_executed_with_figures_preset_and_glued_numbers(built_book):
+    page = (built_book / PAGE).read_text()
+    assert "preset: quick" in page
+    assert "Traceback" not in page
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', page)
+    assert len(images) >= 4, images  # figures 2-5 (figure 1's panels live in the widget state)
+    for src in images:
+        assert (built_book / "book" / src).resolve().exists(), src
+    text = _text(page)
+    assert text.count("quick preset, CPU") >= 4                          # every caption names preset and device
+    # glued numbers were computed and rendered into the prose
+    assert re.search(r"weights move by \d+\.\d+ % of their initial norm at width 64", text)
+    assert re.search(r"trained network reaches \d+\.\d %", text)
+    assert re.search(r"condition number, \d\.?\d*e\+\d+", text)
+    assert re.search(r"already classifies \d+ % of the test images", text)
+
+
+@pytest.mark.slow
+def test_width_slider_panels_are_embedded(built_book):
+    page = (built_book / PAGE).read_text()
+    assert "application/vnd.jupyter.widget-state+json" in page
+    state = page.split("application/vnd.jupyter.widget-state+json", 1)[1]
+    assert state.count("image/png") >= 5  # one precomputed panel per regression width (quick: 5)
+    assert "hidden width" in state
+
+
+@pytest.mark.slow
+def test_width_slider_changes_the_figure_offline(offline_browser, tmp_path):
+    page = offline_browser.open(PAGE)
+    page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
+    readout = page.locator(".widget-readout").first
+    before, label_before = offline_browser.visible_images(page), readout.inner_text()
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    page.keyboard.press("End")
+    page.wait_for_timeout(500)
+    after, label_after = offline_browser.visible_images(page), readout.inner_text()
+    page.screenshot(path=str(tmp_path / "tangent_widget.png"))
+    assert len(before) == 1 and len(after) == 1, (before, after)
+    assert before != after, "moving the width slider did not change the figure"
+    assert (label_before, label_after) == ("16", "4096")
+    offline_browser.assert_clean()
