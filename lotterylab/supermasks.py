@@ -386,21 +386,32 @@ def train_frozen_pruned(model: nn.Module, mask: Mask, data, config: TrainConfig,
 
 # ----- quantisation (the multi-prize hypothesis's third prize) -------------------------------------
 
-def quantize_weights(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """Round ``w`` to a symmetric grid of ``2**bits - 1`` levels (``bits >= 2``), or to ``+-mean|w|``
-    over its nonzero entries for ``bits == 1`` (zeros stay zero).
+def quantize_weights(w: torch.Tensor, bits: int, *, candidates: int = 32) -> torch.Tensor:
+    """Round ``w`` to ``bits`` bits per weight, choosing the scale that minimises the squared error.
+
+    ``bits == 1``: ``sign(w) * mean|w|`` over the nonzero entries (the least-squares gain, biprop's
+    rule). ``bits >= 2``: a symmetric uniform grid ``step * {-L, ..., L}`` with ``L = 2**(bits-1) - 1``,
+    whose clipping value ``L * step`` is the best of ``candidates`` fractions of ``max|w|``. Zeros stay
+    zero; a tensor that is already on such a grid (e.g. ``+-gain``) is returned unchanged.
 
     >>> quantize_weights(torch.tensor([0.1, -0.4, 0.0]), 1)
     tensor([ 0.2500, -0.2500,  0.0000])
+    >>> quantize_weights(torch.tensor([0.3, -0.3, 0.0]), 4)
+    tensor([ 0.3000, -0.3000,  0.0000])
     """
     check_positive_int("bits", bits)
+    check_positive_int("candidates", candidates)
     nz = w != 0
+    if not nz.any():
+        return w.clone()
     if bits == 1:
-        gain = w.abs()[nz].mean() if nz.any() else w.new_tensor(0.0)
-        return torch.sign(w) * gain
+        return torch.sign(w) * w.abs()[nz].mean()
     levels = 2 ** (bits - 1) - 1
-    scale = w.abs().max() / levels if nz.any() else w.new_tensor(1.0)
-    return torch.round(w / scale) * scale
+    clips = w.abs().max() * torch.arange(candidates, 0, -1, device=w.device, dtype=w.dtype) / candidates
+    steps = (clips / levels).view(-1, *[1] * w.dim())                      # (candidates, 1, ...)
+    q = torch.clamp(torch.round(w / steps), -levels, levels) * steps       # batched over candidates
+    best = int((q - w).square().flatten(1).sum(1).argmin())
+    return q[best]
 
 
 # ----- the multigraph intuition pump --------------------------------------------------------------

@@ -11,7 +11,7 @@ CHAPTERS = {
 
 
 def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", html))
+    return re.sub(r"\s+", " ", re.sub("<[^>]+>", "", html))
 
 
 @pytest.mark.slow

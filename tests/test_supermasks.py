@@ -185,10 +185,17 @@ def test_quantize_weights():
     w = torch.tensor([0.3, -0.1, 0.0, 0.9])
     q1 = quantize_weights(w, 1)
     assert torch.allclose(q1[w != 0].abs(), torch.tensor(1.3 / 3)) and q1[2] == 0
-    q2 = quantize_weights(w, 2)
-    assert torch.allclose(q2, torch.tensor([0.0, 0.0, 0.0, 0.9]))
-    q8 = quantize_weights(torch.randn(1000, generator=make_generator(0)), 8)
-    assert torch.unique(q8).numel() <= 255
+    g = make_generator(0)
+    x = torch.randn(5000, generator=g)
+    errors = []
+    for bits in (1, 2, 3, 4, 8):
+        q = quantize_weights(x, bits)
+        assert torch.unique(q).numel() <= max(2, 2 ** bits - 1)
+        errors.append(float((q - x).square().mean()))
+    assert errors == sorted(errors, reverse=True)  # more bits, smaller error
+    binary = torch.tensor([0.2, -0.2, 0.0, 0.2])
+    for bits in (1, 2, 4):
+        assert torch.allclose(quantize_weights(binary, bits), binary)  # a biprop layer is unchanged
 
 
 def test_multigraph_masks_realise_any_weight_to_precision():
