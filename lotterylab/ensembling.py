@@ -254,7 +254,7 @@ def _loss_and_grads(activation, w, b, v, c, x, y):
     if activation == "silu":
         s = torch.sigmoid(z)
         a = z * s
-        da = s * (1 + z * (1 - s))
+        da = torch.addcmul(s, a, 1 - s)                    # s (1 + z (1 - s)) in two passes
     elif activation == "relu":
         a = torch.relu(z)
         da = (z > 0).to(z.dtype)
@@ -265,13 +265,13 @@ def _loss_and_grads(activation, w, b, v, c, x, y):
     else:
         a = torch.tanh(z)
         da = 1 - a * a
-    r = (v[..., None] * a).sum(1) + c[:, None] - y        # (S, D) residuals
+    r = torch.bmm(v[:, None, :], a)[:, 0] + c[:, None] - y  # (S, D) residuals
     loss = (r * r).mean(1)
     g = r * (2.0 / y.shape[0])                             # dloss/df, (S, D)
     gv = (a * g[:, None, :]).sum(2)                        # (S, N)
     gz = da * g[:, None, :] * v[..., None]                 # (S, N, D)
     gb = gz.sum(2)
-    gw = (gz * x[:, 0]).sum(2, keepdim=True) if x.shape[1] == 1 else torch.matmul(gz, x)
+    gw = torch.matmul(gz, x[:, 0])[..., None] if x.shape[1] == 1 else torch.matmul(gz, x)
     return loss, (gw, gb, gv, g.sum(1))
 
 
