@@ -233,8 +233,9 @@ def coverage_error(n_max: int, trials: int, *, grid_size: int = 20_001, seed: in
     out = torch.empty(trials, n_max, dtype=torch.float64)
     x = torch.stack([torch.rand(n_max, generator=torch.Generator().manual_seed(seed + t), dtype=torch.float64)
                      for t in range(trials)]).to(device) * 2 - 1                       # (T, n_max)
-    for t0 in range(0, trials, 4):                                               # 4 trials at a time
-        xt = x[t0:t0 + 4]
+    per = max(1, 2 ** 24 // 2 ** n_max) if not single else trials                # trials per chunk (memory)
+    for t0 in range(0, trials, per):
+        xt = x[t0:t0 + per]
         sums = torch.zeros(len(xt), 1, dtype=torch.float64, device=device)       # (T, 2^n) sorted
         for n in range(n_max):
             new = xt[:, n:n + 1] if single else sums + xt[:, n:n + 1]
@@ -243,7 +244,7 @@ def coverage_error(n_max: int, trials: int, *, grid_size: int = 20_001, seed: in
             lo = sums.gather(1, (pos - 1).clamp(min=0))
             hi = sums.gather(1, pos.clamp(max=sums.shape[1] - 1))
             near = torch.minimum((grid - lo).abs(), (hi - grid).abs())           # (T, grid)
-            out[t0:t0 + 4, n] = near.max(1).values.cpu()
+            out[t0:t0 + per, n] = near.max(1).values.cpu()
     return out
 
 
