@@ -290,17 +290,17 @@ class StabilityConfig:
 
     @classmethod
     def for_preset(cls, preset: str, **overrides) -> "StabilityConfig":
-        """``quick``: LeNet, 800 Adam steps, k in (0, 50, 200), 4 IMP rounds (41% density).
+        """``quick``: LeNet, 1,000 Adam steps, k in (0, 50, 200), 7 IMP rounds (21% density).
 
         ``full``: the ConvNet, 6,000 SGD steps (lr 0.05, momentum 0.9), k in (0, 100, 500, 2000),
         10 IMP rounds (11% density): a GPU setting.
         """
         base = cls(
             model=pick(preset, quick="lenet", full="conv"),
-            train=pick(preset, quick=TrainConfig(iterations=800, eval_every=200),
+            train=pick(preset, quick=TrainConfig(iterations=1000, eval_every=250),
                        full=TrainConfig(iterations=6000, lr=0.05, optimizer="sgd", eval_every=500)),
             rewind_steps=pick(preset, quick=(0, 50, 200), full=(0, 100, 500, 2000)),
-            imp_rounds=pick(preset, quick=4, full=10))
+            imp_rounds=pick(preset, quick=7, full=10))
         return dataclasses.replace(base, **overrides)
 
     @property

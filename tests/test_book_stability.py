@@ -21,7 +21,7 @@ def test_chapter_executed_with_figures_and_preset(built_book):
     for src in images:
         assert (built_book / "book" / src).resolve().exists(), src
     # the labels drawn into every figure's caption are printed too, so the preset is checkable as text
-    assert re.search(r"quick preset: lenet, 800 steps", text)
+    assert re.search(r"quick preset: lenet, 1,000 steps", text)
     assert re.search(r"quick preset: 300 seeds per curve", text)
     assert text.count("What to see.") >= 4
 
