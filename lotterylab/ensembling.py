@@ -78,8 +78,9 @@ class FitConfig:
 
     @classmethod
     def for_preset(cls, preset: str) -> FitConfig:
-        """``full``: 50,000 steps, x0.2 every 10,000 (the paper). ``quick``: 3,000 steps, x0.2 every 600."""
-        return pick(preset, quick=cls(steps=3000, decay_every=600), full=cls())
+        """``full``: the paper (50,000 steps, x0.2 every 10,000, 1,000 points). ``quick``: 4,000 steps,
+        x0.2 every 800, 256 points (a 2-core CPU in minutes)."""
+        return pick(preset, quick=cls(steps=4000, decay_every=800, n_points=256), full=cls())
 
     def lr_at(self, step: int) -> float:
         """Learning rate used by update number ``step`` (0-based), like ``StepLR``."""

@@ -69,8 +69,8 @@ class SweepConfig:
     def for_preset(cls, preset: str, **overrides) -> SweepConfig:
         """``full``: the paper (1,000 seeds, 50,000 steps, 1,000 points). ``quick``: 100 seeds,
         4,000 steps (x0.2 every 800), 256 points, same widths."""
-        base = pick(preset, quick=cls(n_seeds=100, fit=FitConfig(steps=4000, decay_every=800, n_points=256)),
-                    full=cls(compile=True))
+        base = pick(preset, quick=cls(n_seeds=100, fit=FitConfig.for_preset("quick")),
+                    full=cls(fit=FitConfig.for_preset("full"), compile=True))
         return dataclasses.replace(base, **overrides)
 
     @property
