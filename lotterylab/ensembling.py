@@ -165,8 +165,11 @@ def make_data(target: str = "x^2", config: FitConfig = FitConfig(), *, dtype="fl
     else:
         g = torch.Generator().manual_seed(0)
         x = lo + (hi - lo) * torch.rand(config.n_points, d, generator=g, dtype=torch.float64)
-    y = target_function(target)(x)
-    return x.to(device=device, dtype=dt), y.to(device=device, dtype=dt)
+    x, y = x.to(dtype=dt), target_function(target)(x).to(dtype=dt)
+    if not torch.isfinite(y).all():
+        raise LotteryLabError(f"target={target!r} is not finite in {dtype} on interval={config.interval}; "
+                              f"choose a smaller interval or float64.")
+    return x.to(device=device), y.to(device=device)
 
 
 def _check_activation(activation: str) -> str:

@@ -111,6 +111,7 @@ def test_lr_schedule_is_the_papers():
     (lambda: E.FitConfig(lr=float("nan")), "lr"),
     (lambda: E.FitConfig(interval=(1.0, -1.0)), "interval"),
     (lambda: E.FitConfig.for_preset("huge"), "preset"),
+    (lambda: E.make_data("exp(x^2)", E.FitConfig(n_points=8, interval=(-20.0, 20.0))), "not finite"),
 ])
 def test_bad_input_names_the_argument(call, arg):
     with pytest.raises(LotteryLabError, match=arg):
