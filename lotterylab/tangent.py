@@ -494,18 +494,30 @@ def plot_vs_width(widths: Sequence[int], series: Mapping[str, Sequence[float]], 
 
 
 def plot_loss_vs_steps(steps: Sequence[int], curves: Mapping[str, Sequence[float]], *,
-                       one_step_loss: float | None = None, ax=None):
-    """Training loss against gradient-descent steps (log y), with the one-step solution as a line."""
+                       one_step_loss: float | None = None, floor: float = 1e-13, ax=None):
+    """Training loss against gradient-descent steps (log-log), with the one-step solution as a star.
+
+    Losses below ``floor`` are cut off (a converged linear solve reaches round-off, ~1e-12).
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> ax = plot_loss_vs_steps([1, 10, 100], {"GD": [1.0, 0.5, 0.1]}, one_step_loss=1e-12)
+        >>> ax.get_yscale(), len(ax.get_lines())
+        ('log', 2)
+    """
     ax = _ax(ax)
+    top = 0.0
     for label, vals in curves.items():
         ax.plot(steps, vals, label=label)
+        top = max(top, float(np.max(vals)))
     if one_step_loss is not None:
-        ax.axhline(max(one_step_loss, 1e-30), color="k", ls="--", lw=1,
-                   label="one Newton step (minimum-norm solve)")
+        ax.plot([1], [max(one_step_loss, floor)], "k*", ms=12, label="one Newton step (one linear solve)")
+    ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_ylim(floor, 3 * top if top > 0 else 1.0)
     ax.set_xlabel("gradient-descent step")
     ax.set_ylabel("training loss")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="lower left")
     return ax
 
 
