@@ -208,10 +208,12 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = 
 
     ``names`` restricts the Jacobian to some parameters (e.g. one layer's share of the kernel);
     ``masks`` (name -> 0/1 tensor) zeroes the Jacobian columns of pruned weights: the tangent kernel
-    of a masked network, in which only the kept weights may move. Inputs are processed
-    ``chunk_size`` at a time (Jacobian memory: ``chunk_size * k * P`` floats); the Jacobians of
-    ``x2`` are cached while they fit in ``max_cache_bytes``. ``x2=None`` means ``x2 = x1`` (only
-    the upper triangle of blocks is computed).
+    of a masked network, in which only the kept weights may move. Jacobians are built
+    ``chunk_size`` inputs at a time (``chunk_size * k * P`` floats each). If all of ``x2``'s
+    Jacobians fit in ``max_cache_bytes`` they are kept and each chunk of ``x1`` is contracted
+    against them in one matrix product; otherwise the kernel is built block by block, caching
+    ``x2``'s chunks while they fit (``x2=None`` means ``x2 = x1``; then only the upper triangle
+    of blocks is computed).
 
     Example:
         >>> net = TangentMLP(2, [8], 3, seed=0)
@@ -239,27 +241,43 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = 
     symmetric = x2 is None
     xb = x1 if symmetric else x2
     blocks1, blocks2 = x1.split(chunk_size), xb.split(chunk_size)
-    cache: dict[int, torch.Tensor] = {}
-    cached_bytes = 0
+
+    def jac(x):
+        return _jacobian(model, params0, names, buffers, x, masks)
+
+    # Fast path: all of x2's Jacobians fit in the cache. Build them once, then contract each chunk of
+    # x1 against all of them in one large matrix product (few thin products are memory-bound).
+    first = jac(blocks2[0])
+    per_input = first[0].numel() * first.element_size()
+    if per_input * xb.shape[0] <= max_cache_bytes:
+        jb_all = torch.cat([first] + [jac(b) for b in blocks2[1:]])           # (n2, k, P)
+        scalar = jb_all.shape[1] == 1
+        if symmetric:
+            return _contract(jb_all, jb_all, reduction, scalar)
+        return torch.cat([_contract(jac(xa), jb_all, reduction, scalar) for xa in blocks1])
+
+    # Memory-bounded path: blocks of (x1 chunk) x (x2 chunk); x2 chunks cached while they fit.
+    cache: dict[int, torch.Tensor] = {0: first}
+    cached_bytes = first.numel() * first.element_size()
 
     def jac_b(j):
         nonlocal cached_bytes
         if j in cache:
             return cache[j]
-        jb = _jacobian(model, params0, names, buffers, blocks2[j], masks)
+        jb = jac(blocks2[j])
         if cached_bytes + jb.numel() * jb.element_size() <= max_cache_bytes:
             cache[j] = jb
             cached_bytes += jb.numel() * jb.element_size()
         return jb
 
-    rows = []
     out_blocks: dict[tuple[int, int], torch.Tensor] = {}
     for i, xa in enumerate(blocks1):
-        ja = jac_b(i) if symmetric else _jacobian(model, params0, names, buffers, xa, masks)
+        ja = jac_b(i) if symmetric else jac(xa)
         scalar = ja.shape[1] == 1
         for j in range(i if symmetric else 0, len(blocks2)):
             jb = ja if (symmetric and j == i) else jac_b(j)
             out_blocks[i, j] = _contract(ja, jb, reduction, scalar)
+    rows = []
     for i in range(len(blocks1)):
         row = []
         for j in range(len(blocks2)):

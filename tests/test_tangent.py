@@ -130,8 +130,12 @@ def test_chunked_equals_unchunked(reduction):
         assert torch.allclose(empirical_ntk(net, x, reduction=reduction, chunk_size=chunk), whole, atol=1e-5)
         assert torch.allclose(empirical_ntk(net, x, x2, reduction=reduction, chunk_size=chunk),
                               empirical_ntk(net, x, x2, reduction=reduction, chunk_size=100), atol=1e-5)
-    # with no room to cache Jacobians the result is the same
-    assert torch.allclose(empirical_ntk(net, x, reduction=reduction, chunk_size=3, max_cache_bytes=0), whole, atol=1e-5)
+    # the memory-bounded block path (no room to keep Jacobians, or room for only some) gives the same
+    for cache in (0, 3 * 2 * 101 * 4 * 2):
+        assert torch.allclose(empirical_ntk(net, x, reduction=reduction, chunk_size=3, max_cache_bytes=cache),
+                              whole, atol=1e-5)
+        assert torch.allclose(empirical_ntk(net, x, x2, reduction=reduction, chunk_size=3, max_cache_bytes=cache),
+                              empirical_ntk(net, x, x2, reduction=reduction, chunk_size=100), atol=1e-5)
 
 
 def test_ntk_names_and_masks_select_jacobian_columns():
