@@ -456,9 +456,10 @@ def _ax(ax):
 
 def plot_accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence], *, ax=None, xlabel: str = "",
                      ylabel: str = "test accuracy (%)", logx: bool = False, chance: float | None = 10.0,
-                     styles: Mapping[str, dict] | None = None):
+                     styles: Mapping[str, dict] | None = None, legend: str | None = "best"):
     """One line per entry of ``series`` (label -> values, or label -> list of per-seed values:
-    mean line with min-max band) against ``x``; a dotted line at ``chance``."""
+    mean line with min-max band) against ``x``; a dotted line at ``chance``. The x ticks are the
+    values of ``x``; ``legend`` is its location (``None``: no legend)."""
     ax = _ax(ax)
     for label, vals in series.items():
         arr = [np.atleast_1d(np.asarray(v, dtype=float)) for v in vals]
@@ -472,9 +473,13 @@ def plot_accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence], *, ax=N
         ax.axhline(chance, color="k", ls=":", lw=1, label="chance")
     if logx:
         ax.set_xscale("log")
+    ax.set_xticks(list(x))
+    ax.set_xticklabels([f"{v:g}" for v in x])
+    ax.minorticks_off()
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    if legend is not None:
+        ax.legend(fontsize="small", loc=legend)
     return ax
 
 
@@ -505,13 +510,14 @@ def plot_overlap_matrix(overlap: np.ndarray, *, ax=None, labels: Sequence[str] |
     im = ax.imshow(overlap, vmin=0, vmax=1, cmap="viridis")
     for i in range(overlap.shape[0]):
         for j in range(overlap.shape[1]):
-            ax.text(j, i, f"{overlap[i, j]:.2f}", ha="center", va="center",
+            ax.text(j, i, f"{overlap[i, j]:.3f}", ha="center", va="center",
                     color="w" if overlap[i, j] < 0.6 else "k", fontsize="small")
     labels = labels or [f"ticket {i}" for i in range(overlap.shape[0])]
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels)
+    ax.grid(False)
     title = "mask overlap (shared kept weights)"
     if chance is not None:
         title += f"; chance = {chance:.2f}"
