@@ -8,8 +8,17 @@ One module per idea; the folder reads like the syllabus:
 - :mod:`lotterylab.pruning`: masks and magnitude pruning;
 - :mod:`lotterylab.training`: masked training and evaluation;
 - :mod:`lotterylab.tickets`: iterative magnitude pruning with reset/rewinding and its controls;
+- :mod:`lotterylab.stability`: linear interpolation between networks, the error barrier, instability
+  analysis; :mod:`lotterylab.residual`: the residual-sign side experiment;
+- :mod:`lotterylab.supermasks`: edge-popup and biprop (frozen random weights, trainable scores),
+  supermask ablations, quantisation, mask overlap; :mod:`lotterylab.subset_sum`: random subset sums
+  and the pruning construction behind the strong lottery ticket theorems;
+- :mod:`lotterylab.tangent`: linearised networks, the empirical NTK and the one-step tangent solve;
+- :mod:`lotterylab.ensembling`: many tiny two-layer networks trained at once (one tensor program over
+  seeds); :mod:`lotterylab.scaling`: resumable width sweeps, power-law fits and ticket analyses;
 - :mod:`lotterylab.results`, :mod:`lotterylab.progress`: resumable results and progress bars;
-- :mod:`lotterylab.plotting`: plots that take and return a matplotlib ``Axes``.
+- :mod:`lotterylab.plotting`: plots that take and return a matplotlib ``Axes``;
+- :mod:`lotterylab.widgets`: controls that switch precomputed panels, also in the static HTML.
 
 Importing the package has no side effects: it seeds nothing, sets no style and opens no connection.
 
