@@ -333,7 +333,9 @@ def absorb_biases(layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[t
     becomes the weight from that unit. The last layer has no extra unit.
 
     Example:
-        >>> ws = absorb_biases([(torch.tensor([[2.0]]), torch.tensor([-1.0])), (torch.tensor([[1.0]]), torch.tensor([0.5]))])
+        >>> layer1 = (torch.tensor([[2.0]]), torch.tensor([-1.0]))
+        >>> layer2 = (torch.tensor([[1.0]]), torch.tensor([0.5]))
+        >>> ws = absorb_biases([layer1, layer2])
         >>> relu_forward(ws, torch.tensor([[3.0, 1.0]])).tolist()   # relu(2*3 - 1) + 0.5
         [[5.5]]
     """

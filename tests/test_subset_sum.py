@@ -120,7 +120,8 @@ def test_construction_error_falls_as_width_grows():
 
 def test_single_product_scheme_is_much_worse_than_subset_sums():
     target = _small_target(hidden=4)
-    X = torch.cat([torch.linspace(-1, 1, 101, dtype=torch.float64)[:, None], torch.ones(101, 1, dtype=torch.float64)], 1)
+    x = torch.linspace(-1, 1, 101, dtype=torch.float64)[:, None]
+    X = torch.cat([x, torch.ones_like(x)], 1)
     y = relu_forward(target, X)
     sub = np.median([float((prune_random_network(target, 32, seed=s)(X) - y).abs().max()) for s in range(3)])
     one = np.median([float((prune_random_network(target, 32, seed=s, method="single")(X) - y).abs().max())
