@@ -174,7 +174,8 @@ def evaluate_path(model: nn.Module, a, b, X: torch.Tensor, y: torch.Tensor, alph
     """Error and cross-entropy loss of ``model``'s architecture at ``theta(alpha)`` for every alpha.
 
     All alphas of a chunk are evaluated in one batched program (``torch.func.vmap`` over the stacked
-    interpolated parameters), so 30 points cost a few forward passes, not 30 model copies. ``model``
+    interpolated parameters) instead of loading 30 model copies; on a 2-core CPU this is about as fast as
+    the loop (``benchmarks/bench_stability.py``: the work is the same 30 forward passes). ``model``
     only provides the architecture; its own weights are not used or changed. ``alphas`` defaults to 30
     evenly spaced values in [0, 1], as in Frankle et al. (2020). Returns ``{"alphas", "error", "loss"}``.
 
