@@ -11,7 +11,11 @@ ReLU network (``lotterylab.tangent.TangentMLP``, NTK parameterisation) of width 
 With ``--outputs 1`` (default) the network has one output (the chapter's odd/even task);
 ``--outputs 10`` times the 10-class case with ``reduction="full"`` (an n x n x 10 x 10 kernel). Each
 way runs once as warm-up and then ``--repeats`` times; the table gives medians and the ratio, and the
-two kernels are compared (largest absolute difference relative to the largest entry). A measurement,
+two kernels are compared (largest absolute difference relative to the largest entry). Measured on the
+course's 2-core CPU (defaults, 2 threads): 1.37 s explicit vs 1.31 s torch.func, ratio 1.0x; the 10-output
+case (--n 64 --width 256 --outputs 10) is also 1.0x. Both are dominated by the same n^2 P contraction, so
+torch.func buys no speed here; what it buys is bounded memory (the full n x P Jacobian is never needed
+when it does not fit, see ``max_cache_bytes``) and no Python loop over examples. A measurement,
 not a test: nothing is asserted. Run it with ``make bench`` or ``.venv/bin/python
 benchmarks/bench_ntk.py [--n 256] [--width 1024] [--outputs 1] [--chunk 32] [--repeats 3] [--threads N]``.
 """
