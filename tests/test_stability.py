@@ -5,7 +5,6 @@ matplotlib.use("Agg")
 
 import pytest
 import torch
-from torch import nn
 
 import lotterylab.stability as stability
 from lotterylab.data import Split
