@@ -535,7 +535,7 @@ def plot_loss_vs_steps(steps: Sequence[int], curves: Mapping[str, Sequence[float
     ax.set_ylim(floor, 3 * top if top > 0 else 1.0)
     ax.set_xlabel("gradient-descent step")
     ax.set_ylabel("training loss")
-    ax.legend(fontsize="small", loc="upper right")
+    ax.legend(fontsize="small", loc="lower center")
     return ax
 
 
