@@ -66,6 +66,21 @@ class OfflineBrowser:
         """``src`` of every widget-output image currently displayed (one per visible panel)."""
         return page.evaluate(self.VISIBLE_PNG)
 
+    def press_slider_key(self, page, key="End", slider=0):
+        """Focus the ``slider``-th widget slider and press ``key``.
+
+        Returns ``(images_before, images_after, readout_before, readout_after)``.
+        """
+        page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
+        readout = page.locator(".widget-readout").nth(slider)
+        before, label_before = self.visible_images(page), readout.inner_text()
+        handle = page.locator(".widget-slider .noUi-handle").nth(slider)
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        page.keyboard.press(key)
+        page.wait_for_timeout(500)
+        return before, self.visible_images(page), label_before, readout.inner_text()
+
     def assert_clean(self):
         assert self.external == [], f"requests left loopback: {self.external}"
         assert self.page_errors == [], self.page_errors

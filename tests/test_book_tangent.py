@@ -42,15 +42,7 @@ def test_width_slider_panels_are_embedded(built_book):
 @pytest.mark.slow
 def test_width_slider_changes_the_figure_offline(offline_browser, tmp_path):
     page = offline_browser.open(PAGE)
-    page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
-    readout = page.locator(".widget-readout").first
-    before, label_before = offline_browser.visible_images(page), readout.inner_text()
-    handle = page.locator(".widget-slider .noUi-handle").first
-    handle.scroll_into_view_if_needed()
-    handle.focus()
-    page.keyboard.press("End")
-    page.wait_for_timeout(500)
-    after, label_after = offline_browser.visible_images(page), readout.inner_text()
+    before, after, label_before, label_after = offline_browser.press_slider_key(page, "End")
     page.screenshot(path=str(tmp_path / "tangent_widget.png"))
     assert len(before) == 1 and len(after) == 1, (before, after)
     assert before != after, "moving the width slider did not change the figure"
