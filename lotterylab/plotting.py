@@ -43,7 +43,13 @@ def caption(fig, text: str, *, width: int = 110):
     """
     import textwrap
 
-    fig.text(0.01, -0.01, textwrap.fill(text, width), ha="left", va="top", fontsize=8.5, style="italic")
+    top = -0.01
+    try:  # start below everything already drawn (tick labels, x labels), not on top of it
+        bottom_inches = fig.get_tightbbox(fig.canvas.get_renderer()).y0
+        top = min(top, bottom_inches / fig.get_figheight() - 0.01)
+    except (AttributeError, TypeError, ValueError):  # a canvas without a renderer: keep the default spot
+        pass
+    fig.text(0.01, top, textwrap.fill(text, width), ha="left", va="top", fontsize=8.5, style="italic")
     return fig
 
 
