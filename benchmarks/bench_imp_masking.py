@@ -1,8 +1,8 @@
 """Benchmark: what masking costs in one IMP round (LeNet-300-100 on the MNIST subset).
 
 Each variant trains a fresh LeNet-300-100 (seed 0, same init, same data order) with the LTH
-paper's setting (Adam, lr 1.2e-3, batch 60) for ``--iterations`` steps (default 1,200: one round
-of the ``quick`` preset). Evaluation happens once, at the last step (``eval_every=iterations``), so
+paper's setting (Adam, lr 1.2e-3, batch 60) for ``--steps`` steps (default 1,200: one round
+of the ``quick`` preset). Evaluation happens once, at the last step (``eval_every=steps``), so
 the time is essentially the training step. Variants:
 
 * ``unmasked``         ``lotterylab.training.train(..., mask=None)`` (fused Adam) - the baseline
@@ -17,7 +17,7 @@ on the weights of the dense network trained once (that run doubles as the warm-u
 runs once more as warm-up, then ``--repeats`` times, interleaved (variant order reversed on every
 other repeat to cancel drift); the table reports medians. A measurement, not a test: nothing is
 asserted. Run it with ``make bench`` or ``.venv/bin/python benchmarks/bench_imp_masking.py
-[--iterations 1200] [--repeats 5] [--threads N] [--device cpu|cuda]``.
+[--steps 1200] [--repeats 5] [--threads N] [--device cpu|cuda]``.
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def local_train(model, data, config, *, seed, mask=None, fused=True, naive=False
     n, bs = len(X), config.batch_size
     order, pos = torch.randperm(n, generator=generator).to(device), 0
     model.train()
-    for step in range(1, config.iterations + 1):
+    for step in range(1, config.steps + 1):
         if pos + bs > n:
             order, pos = torch.randperm(n, generator=generator).to(device), 0
         idx = order[pos:pos + bs]
@@ -79,7 +79,7 @@ def local_train(model, data, config, *, seed, mask=None, fused=True, naive=False
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=1200, help="training steps per round")
+    parser.add_argument("--steps", type=int, default=1200, help="training steps per round")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per variant (after 1 warm-up)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: lotterylab.get_device())")
@@ -89,7 +89,7 @@ def main() -> None:
     device = get_device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     data = load_mnist_subset(device=device)
-    config = TrainConfig(iterations=args.iterations, eval_every=args.iterations)
+    config = TrainConfig(steps=args.steps, eval_every=args.steps)
 
     dense = lenet_300_100(SEED, device=device)  # trained once: the source of the mask, and a warm-up
     train(dense, data, config, seed=SEED)
@@ -117,13 +117,13 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
 
     print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{args.iterations} steps/round, batch {config.batch_size}, {args.repeats} repeats (median)")
+          f"{args.steps} steps/round, batch {config.batch_size}, {args.repeats} repeats (median)")
     print(f"mask: density {mask.density:.1%} (7 x magnitude_prune 0.2, fc3 0.1, on the trained dense net)")
     med = {name: statistics.median(t) for name, t in times.items()}
     base = med["unmasked"]
     print(f"{'variant':<16} {'s/round':>8} {'min':>8} {'ms/step':>8} {'vs unmasked':>12}")
     for name in names:
-        print(f"{name:<16} {med[name]:8.3f} {min(times[name]):8.3f} {1e3 * med[name] / args.iterations:8.3f} "
+        print(f"{name:<16} {med[name]:8.3f} {min(times[name]):8.3f} {1e3 * med[name] / args.steps:8.3f} "
               f"{med[name] / base - 1:+12.1%}")
     print(f"masking overhead, for-loop Adam (masked / unmasked - 1): "
           f"{med['for-loop masked'] / med['for-loop Adam'] - 1:+.1%}")

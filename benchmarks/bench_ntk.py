@@ -1,7 +1,7 @@
 """Benchmark: the empirical NTK on MNIST images, torch.func (chunked) vs an explicit Jacobian.
 
 Both compute ``K = J J^T`` on ``--n`` training images of the MNIST subset for a one-hidden-layer
-ReLU network (``lotterylab.tangent.TangentMLP``, NTK parameterisation) of width ``--width``:
+ReLU network (``lotterylab.models.TangentMLP``, NTK parameterisation) of width ``--width``:
 
 * ``explicit loop``  one ``torch.autograd.grad`` call per (image, output) builds the rows of the
                      full Jacobian ``J`` (n k x P), then ``J @ J.T`` (the textbook way);
@@ -29,7 +29,8 @@ import torch
 
 from lotterylab.data import load_mnist_subset
 from lotterylab.device import get_device
-from lotterylab.tangent import TangentMLP, empirical_ntk
+from lotterylab.models import TangentMLP
+from lotterylab.tangent import empirical_ntk
 
 SEED = 0
 

@@ -33,4 +33,4 @@ from lotterylab.presets import PRESETS, get_preset
 from lotterylab.seeding import seed_everything
 
 __version__ = "0.1.0"
-__all__ = ["LotteryLabError", "get_device", "get_preset", "PRESETS", "seed_everything", "__version__"]
+__all__ = ["PRESETS", "LotteryLabError", "__version__", "get_device", "get_preset", "seed_everything"]

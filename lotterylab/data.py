@@ -32,8 +32,18 @@ import torch
 from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_positive_int
 
-__all__ = ["MNIST_MEAN", "MNIST_STD", "MNIST_FILES", "MNIST_SHA256", "DEFAULT_MNIST_URL",
-           "Split", "load_mnist_subset", "read_idx", "load_mnist_idx", "download_mnist"]
+__all__ = [
+    "DEFAULT_MNIST_URL",
+    "MNIST_FILES",
+    "MNIST_MEAN",
+    "MNIST_SHA256",
+    "MNIST_STD",
+    "Split",
+    "download_mnist",
+    "load_mnist_idx",
+    "load_mnist_subset",
+    "read_idx",
+]
 
 MNIST_MEAN = 0.1307  # mean pixel value of the MNIST training set, after dividing by 255
 MNIST_STD = 0.3081  # its standard deviation

@@ -18,7 +18,7 @@ import torch
 
 from lotterylab.errors import LotteryLabError
 
-__all__ = ["get_device", "describe_device", "ENV_DEVICE"]
+__all__ = ["ENV_DEVICE", "describe_device", "get_device"]
 
 ENV_DEVICE = "LOTTERYLAB_DEVICE"
 _KINDS = ("cpu", "cuda", "mps")

@@ -30,9 +30,23 @@ from torch import nn
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
 from lotterylab.presets import pick
 
-__all__ = ["ACTIVATIONS", "TARGETS", "DTYPES", "FitConfig", "Params", "ManyRun", "target_function",
-           "input_dim", "make_data", "reference_net", "init_params", "params_of", "forward",
-           "train_many", "train_naive"]
+__all__ = [
+    "ACTIVATIONS",
+    "DTYPES",
+    "TARGETS",
+    "FitConfig",
+    "ManyRun",
+    "Params",
+    "forward",
+    "init_params",
+    "input_dim",
+    "make_data",
+    "params_of",
+    "reference_net",
+    "target_function",
+    "train_many",
+    "train_naive",
+]
 
 ACTIVATIONS = ("silu", "relu", "leaky_relu", "tanh")
 LEAKY_SLOPE = 0.01
@@ -350,7 +364,7 @@ def train_many(seeds: Iterable[int], width: int, config: FitConfig = FitConfig()
                 hyper = tuple(torch.tensor(h, dtype=x.dtype, device=device) for h in hyper)
             try:
                 step(*state, *moments, x, y, *hyper)
-            except Exception as exc:  # noqa: BLE001 - a compiler missing or failing: fall back, keep going
+            except Exception as exc:
                 if not compiled:
                     raise
                 warnings.warn(f"torch.compile is unavailable here ({type(exc).__name__}: {str(exc)[:200]}); "

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["LotteryLabError", "check_choice", "check_fraction", "check_positive_int"]
+__all__ = ["LotteryLabError", "check_choice", "check_fraction", "check_positive_float", "check_positive_int"]
 
 
 class LotteryLabError(ValueError):
@@ -52,3 +52,22 @@ def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise LotteryLabError(f"{name}={value!r} must be an integer >= {minimum}.")
     return value
+
+
+def check_positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float if it is finite and > 0 (>= 0 with ``allow_zero``), else raise.
+
+    Example:
+        >>> check_positive_float("lr", 0.1)
+        0.1
+    """
+    bound = ">= 0" if allow_zero else "> 0"
+    if isinstance(value, bool):
+        raise LotteryLabError(f"{name}={value!r} must be a finite number {bound}.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise LotteryLabError(f"{name}={value!r} must be a finite number {bound}.") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise LotteryLabError(f"{name}={value!r} must be a finite number {bound}.")
+    return v

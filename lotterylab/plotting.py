@@ -19,12 +19,34 @@ from collections.abc import Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_style", "caption", "KIND_STYLE", "plot_vs_density", "plot_input_mask", "plot_learning_curves"]
+__all__ = [
+    "KIND_STYLE",
+    "PALETTE",
+    "caption",
+    "density_axis",
+    "get_ax",
+    "plot_input_mask",
+    "plot_learning_curves",
+    "plot_vs_density",
+    "run_label",
+    "use_style",
+]
+
+# One palette for the whole course: a concept keeps its colour from chapter to chapter.
+PALETTE = {
+    "ticket": "#1f77b4",   # the winning ticket / the method under study
+    "reinit": "#d62728",   # the same mask, re-initialised (the main control)
+    "random": "#7f7f7f",   # a random mask, or chance
+    "dense": "#2ca02c",    # the unpruned network
+    "other": "#ff7f0e",    # a second method or series
+    "extra": "#bcbd22",
+}
 
 KIND_STYLE = {
-    "ticket": {"color": "#1f77b4", "label": "winning ticket (reset to init)", "marker": "o"},
-    "reinit": {"color": "#d62728", "label": "same mask, random re-init", "marker": "s"},
-    "random": {"color": "#7f7f7f", "label": "random pruning, same init", "marker": "^"},
+    "ticket": {"color": PALETTE["ticket"], "label": "winning ticket (reset to init)", "marker": "o"},
+    "reinit": {"color": PALETTE["reinit"], "label": "same mask, random re-init", "marker": "s"},
+    "random": {"color": PALETTE["random"], "label": "random pruning, same init", "marker": "^"},
+    "dense": {"color": PALETTE["dense"], "label": "dense network", "marker": "D"},
 }
 
 
@@ -53,8 +75,44 @@ def caption(fig, text: str, *, width: int = 110):
     return fig
 
 
-def _ax(ax):
-    return ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+def get_ax(ax=None, *, figsize: tuple[float, float] = (6, 4)):
+    """``ax`` itself, or the axes of a new figure of ``figsize`` inches when ``ax`` is None.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> get_ax().figure.get_size_inches().tolist()
+        [6.0, 4.0]
+    """
+    return ax if ax is not None else plt.subplots(figsize=figsize)[1]
+
+
+def density_axis(ax, min_density: float = 1.0, *, ticks: Sequence[float] = (100, 51.3, 21.1, 8.7, 3.6, 1.5, 0.6)):
+    """Format ``ax``'s x axis as "weights remaining (%)": log scale, dense on the left, readable ticks.
+
+    ``min_density`` (a fraction) is the sparsest point drawn; ticks below it are left out.
+    """
+    ax.set_xscale("log")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    ax.set_xlabel("weights remaining (%)")
+    shown = [t for t in ticks if t >= min_density * 100 * 0.99]
+    ax.set_xticks(shown)
+    ax.set_xticklabels([f"{t:g}" for t in shown])
+    ax.minorticks_off()
+    return ax
+
+
+def run_label(preset: str, device, what: str = "MNIST subset (3,500 training images)") -> str:
+    """The one-line provenance every caption carries: preset, what was run, device type.
+
+    Example:
+        >>> run_label("quick", "cpu")
+        'quick preset, MNIST subset (3,500 training images), CPU'
+    """
+    import torch
+
+    return f"{preset} preset, {what}, {torch.device(device).type.upper()}"
 
 
 def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[str] | None = None,
@@ -65,7 +123,7 @@ def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[
     :class:`lotterylab.tickets.IMPRun`). The x axis is log-scaled and runs from dense (left) to sparse.
     Level 0 (dense) is drawn for every kind, since all three start from the same dense network.
     """
-    ax = _ax(ax)
+    ax = get_ax(ax)
     records = list(records)
     kinds = list(kinds) if kinds is not None else [k for k in KIND_STYLE if any(r["kind"] == k for r in records)]
     dense = [r for r in records if r["density"] >= 1.0]
@@ -82,15 +140,8 @@ def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[
         style = KIND_STYLE.get(kind, {"label": kind})
         ax.plot(d * 100, mean, marker=style.get("marker", "o"), color=style.get("color"), label=style["label"], ms=4)
         ax.fill_between(d * 100, [v.min() for v in vals], [v.max() for v in vals], color=style.get("color"), alpha=0.2)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("weights remaining (%)")
+    density_axis(ax, min((r["density"] for r in records), default=1.0))
     ax.set_ylabel(ylabel or metric)
-    ticks = [100, 51.3, 21.1, 8.7, 3.6]
-    lo = min((r["density"] for r in records), default=1.0) * 100
-    ax.set_xticks([t for t in ticks if t >= lo * 0.99])
-    ax.set_xticklabels([f"{t:g}" for t in ticks if t >= lo * 0.99])
-    ax.minorticks_off()
     ax.legend(fontsize="small")
     return ax
 
@@ -102,7 +153,7 @@ def plot_input_mask(first_layer_mask, *, ax=None, image_shape=(28, 28), title: s
     With ``relative=True`` (default) the fraction is divided by the layer's overall density, so
     1 means "an average pixel", above 1 a pixel the mask favours, below 1 one it prunes harder.
     """
-    ax = _ax(ax)
+    ax = get_ax(ax)
     m = np.asarray(first_layer_mask, dtype=float).mean(axis=0)   # (hidden, inputs) -> (inputs,)
     if relative:
         im = ax.imshow((m / m.mean()).reshape(image_shape), cmap="RdBu_r", vmin=0.4, vmax=1.6)
@@ -121,7 +172,7 @@ def plot_input_mask(first_layer_mask, *, ax=None, image_shape=(28, 28), title: s
 def plot_learning_curves(histories: Sequence[Mapping], labels: Sequence[str], *, metric: str = "test_acc",
                          ax=None, scale: float = 100.0):
     """One line per training run: ``metric`` against optimiser step."""
-    ax = _ax(ax)
+    ax = get_ax(ax)
     colors = plt.cm.viridis(np.linspace(0, 0.9, len(histories)))
     for h, label, c in zip(histories, labels, colors):
         ax.plot(h["steps"], np.asarray(h[metric]) * scale, label=label, color=c)

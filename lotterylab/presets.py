@@ -18,7 +18,7 @@ import torch
 
 from lotterylab.errors import check_choice
 
-__all__ = ["PRESETS", "ENV_PRESET", "get_preset", "pick"]
+__all__ = ["ENV_PRESET", "PRESETS", "get_preset", "pick"]
 
 PRESETS = ("quick", "full")
 ENV_PRESET = "LOTTERYLAB_PRESET"

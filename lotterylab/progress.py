@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from lotterylab.errors import check_choice
 
-__all__ = ["progress_bar", "ENV_PROGRESS"]
+__all__ = ["ENV_PROGRESS", "progress_bar"]
 
 ENV_PROGRESS = "LOTTERYLAB_PROGRESS"
 MODES = ("auto", "text", "off")

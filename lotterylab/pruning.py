@@ -22,7 +22,7 @@ from torch import nn
 
 from lotterylab.errors import LotteryLabError, check_choice, check_fraction
 
-__all__ = ["Mask", "magnitude_prune", "random_mask_like", "SCOPES"]
+__all__ = ["SCOPES", "Mask", "magnitude_prune", "random_mask_like"]
 
 SCOPES = ("layerwise", "global")
 
@@ -79,7 +79,7 @@ class Mask(Mapping[str, torch.Tensor]):
     # Constructors ------------------------------------------------------------------------------
     @classmethod
     def ones_like(cls, model: nn.Module | Mapping[str, torch.Tensor],
-                  names: Iterable[str] | None = None) -> "Mask":
+                  names: Iterable[str] | None = None) -> Mask:
         """An all-ones mask over ``names`` (default: every parameter with 2+ dims, i.e. weights)."""
         weights = _named_weights(model)
         if names is None:
@@ -128,10 +128,10 @@ class Mask(Mapping[str, torch.Tensor]):
         return {n: float(m.float().mean()) for n, m in self._masks.items()}
 
     # Use ---------------------------------------------------------------------------------------
-    def to(self, device: torch.device | str) -> "Mask":
+    def to(self, device: torch.device | str) -> Mask:
         return Mask({n: m.to(device) for n, m in self._masks.items()})
 
-    def cpu(self) -> "Mask":
+    def cpu(self) -> Mask:
         return self.to("cpu")
 
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -34,8 +34,19 @@ from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
 from lotterylab.presets import pick
 from lotterylab.seeding import make_generator
 
-__all__ = ["ResidualSignConfig", "ResidualResult", "make_task", "init_params", "mirror_params", "forward",
-           "train_residual", "ks_statistic", "ks_permutation_test", "plot_qq", "plot_ecdf"]
+__all__ = [
+    "ResidualResult",
+    "ResidualSignConfig",
+    "forward",
+    "init_params",
+    "ks_permutation_test",
+    "ks_statistic",
+    "make_task",
+    "mirror_params",
+    "plot_ecdf",
+    "plot_qq",
+    "train_residual",
+]
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,7 @@ class ResidualSignConfig:
             raise LotteryLabError(f"lr and init_scale must be > 0; got {self.lr!r}, {self.init_scale!r}.")
 
     @classmethod
-    def for_preset(cls, preset: str, **overrides) -> "ResidualSignConfig":
+    def for_preset(cls, preset: str, **overrides) -> ResidualSignConfig:
         """``quick``: 300 seeds per sign, 300 steps; ``full``: 2,000 seeds, 2,000 steps."""
         base = cls(num_seeds=pick(preset, quick=300, full=2000), steps=pick(preset, quick=300, full=2000))
         return dataclasses.replace(base, **overrides)

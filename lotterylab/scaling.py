@@ -28,16 +28,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lotterylab.ensembling import (ACTIVATIONS, TARGETS, FitConfig, ManyRun, Params, _act, _check_seeds,
-                                   forward, make_data, train_many)
+from lotterylab.ensembling import (
+    ACTIVATIONS,
+    TARGETS,
+    FitConfig,
+    ManyRun,
+    Params,
+    _act,
+    forward,
+    train_many,
+)
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
 from lotterylab.presets import pick
 from lotterylab.results import load_results, save_results
 
-__all__ = ["SweepConfig", "Sweep", "run_sweep", "median_loss", "PowerLaw", "fit_power_law", "harmonic_ensemble",
-           "pair_neurons", "ticket_analysis", "distill_width2", "canonical_width2", "pca",
-           "plot_scaling", "plot_loss_histograms", "plot_fitted_functions", "plot_neuron_scatter",
-           "plot_pca", "plot_ensembling", "plot_ticket_errors"]
+__all__ = [
+    "PowerLaw",
+    "Sweep",
+    "SweepConfig",
+    "canonical_width2",
+    "distill_width2",
+    "fit_power_law",
+    "harmonic_ensemble",
+    "median_loss",
+    "pair_neurons",
+    "pca",
+    "plot_ensembling",
+    "plot_fitted_functions",
+    "plot_loss_histograms",
+    "plot_neuron_scatter",
+    "plot_pca",
+    "plot_scaling",
+    "plot_ticket_errors",
+    "run_sweep",
+    "ticket_analysis",
+]
 
 COLORS = {"silu": "#1f77b4", "relu": "#d62728", "leaky_relu": "#ff7f0e", "tanh": "#2ca02c"}
 
@@ -275,7 +300,7 @@ def canonical_width2(params: Params) -> np.ndarray:
     if params.w.shape[1:] != (2, 1):
         raise LotteryLabError(f"canonical_width2 needs width-2 one-input networks; got w of shape {tuple(params.w.shape)}.")
     order = torch.argsort(params.w[:, :, 0], dim=1, descending=True)
-    take = lambda t: torch.gather(t, 1, order)                             # noqa: E731
+    take = lambda t: torch.gather(t, 1, order)
     return torch.cat([take(params.w[:, :, 0]), take(params.b), take(params.v), params.c[:, None]], 1).double().numpy()
 
 

@@ -13,7 +13,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "make_generator"]
+__all__ = ["make_generator", "seed_everything"]
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
-from lotterylab.models import glorot_normal_init_, lenet_300_100
+from lotterylab.models import conv_net, lenet_300_100
 from lotterylab.presets import pick
 from lotterylab.progress import progress_bar
 from lotterylab.pruning import Mask, random_mask_like
@@ -37,64 +37,23 @@ from lotterylab.seeding import make_generator
 from lotterylab.tickets import IMPConfig, run_imp
 from lotterylab.training import TrainConfig, train
 
-__all__ = ["KINDS", "MODELS", "ConvNet", "conv_net", "StabilityConfig", "StabilityRun", "interpolate",
-           "evaluate_path", "error_barrier", "instability", "run_instability", "plot_path",
-           "plot_barriers"]
+__all__ = [
+    "KINDS",
+    "MODELS",
+    "StabilityConfig",
+    "StabilityRun",
+    "error_barrier",
+    "evaluate_path",
+    "instability",
+    "interpolate",
+    "plot_barriers",
+    "plot_path",
+    "run_instability",
+]
 
 KINDS = ("dense", "ticket", "random")
 MODELS = ("lenet", "conv")
 RANDOM_MASK_SEED_OFFSET = 7_919  # the random-pruning control of seed s uses seed s + offset
-
-
-# --------------------------------------------------------------------------------------------------
-# A small convolutional network (the ``full`` preset)
-# --------------------------------------------------------------------------------------------------
-class ConvNet(nn.Module):
-    """A Conv-4-style network for 28x28 digits: 2x(conv, conv, pool), then 256-256-10 (no BatchNorm).
-
-    Without BatchNorm, interpolated weights need no re-estimated statistics, so the barrier measured
-    along the line is the network's own (with BatchNorm it must be recomputed at every ``alpha``).
-    """
-
-    def __init__(self, channels: tuple[int, int] = (32, 64), hidden: int = 256, num_classes: int = 10) -> None:
-        super().__init__()
-        c1, c2 = channels
-        self.conv1 = nn.Conv2d(1, c1, 3, padding=1)
-        self.conv2 = nn.Conv2d(c1, c1, 3, padding=1)
-        self.conv3 = nn.Conv2d(c1, c2, 3, padding=1)
-        self.conv4 = nn.Conv2d(c2, c2, 3, padding=1)
-        self.fc1 = nn.Linear(c2 * 7 * 7, hidden)
-        self.fc2 = nn.Linear(hidden, hidden)
-        self.fc3 = nn.Linear(hidden, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(-1, 1, 28, 28)
-        x = F.max_pool2d(torch.relu(self.conv2(torch.relu(self.conv1(x)))), 2)
-        x = F.max_pool2d(torch.relu(self.conv4(torch.relu(self.conv3(x)))), 2)
-        x = torch.relu(self.fc1(x.flatten(1)))
-        return self.fc3(torch.relu(self.fc2(x)))
-
-
-def conv_net(seed: int, device: torch.device | str | None = None, **kwargs) -> ConvNet:
-    """A :class:`ConvNet` with Gaussian Glorot weights and zero biases drawn from ``seed``.
-
-    Example:
-        >>> net = conv_net(seed=0, channels=(2, 2), hidden=8)
-        >>> net(torch.zeros(3, 784)).shape
-        torch.Size([3, 10])
-    """
-    model = ConvNet(**kwargs)
-    generator = make_generator(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d):
-                receptive = module.weight[0, 0].numel()
-                fan_in, fan_out = module.in_channels * receptive, module.out_channels * receptive
-                module.weight.copy_(torch.randn(module.weight.shape, generator=generator)
-                                    * (2.0 / (fan_in + fan_out)) ** 0.5)
-                module.bias.zero_()
-    glorot_normal_init_(model, generator)
-    return model.to(device) if device is not None else model
 
 
 _MODEL_FNS: dict[str, Callable[..., nn.Module]] = {"lenet": lenet_300_100, "conv": conv_net}
@@ -265,7 +224,7 @@ class StabilityConfig:
     """An instability experiment: which network, rewind points, IMP depth and SGD-noise seeds."""
 
     model: str = "lenet"                            # "lenet" (LeNet-300-100) or "conv" (ConvNet)
-    train: TrainConfig = TrainConfig()              # how every copy is trained (to train.iterations)
+    train: TrainConfig = TrainConfig()              # how every copy is trained (to train.steps)
     rewind_steps: tuple[int, ...] = (0, 100)        # k: where the two copies start (0 = init)
     imp_rounds: int = 7                             # IMP rounds for the ticket (0.8**7 = 21% density)
     kinds: tuple[str, ...] = KINDS                  # networks analysed at every k
@@ -281,16 +240,16 @@ class StabilityConfig:
         if not self.rewind_steps:
             raise LotteryLabError("rewind_steps must name at least one step k, e.g. (0, 100).")
         for k in self.rewind_steps:
-            if not isinstance(k, int) or not 0 <= k < self.train.iterations:
-                raise LotteryLabError(f"rewind step {k!r} must be an int in [0, train.iterations="
-                                      f"{self.train.iterations}).")
+            if not isinstance(k, int) or not 0 <= k < self.train.steps:
+                raise LotteryLabError(f"rewind step {k!r} must be an int in [0, train.steps="
+                                      f"{self.train.steps}).")
         check_positive_int("imp_rounds", self.imp_rounds)
         check_positive_int("num_alphas", self.num_alphas, minimum=2)
         if len(self.noise_seeds) != 2 or self.noise_seeds[0] == self.noise_seeds[1]:
             raise LotteryLabError(f"noise_seeds must be two different ints; got {self.noise_seeds!r}.")
 
     @classmethod
-    def for_preset(cls, preset: str, **overrides) -> "StabilityConfig":
+    def for_preset(cls, preset: str, **overrides) -> StabilityConfig:
         """``quick``: LeNet, 1,000 Adam steps, k in (0, 50, 200), 7 IMP rounds (21% density).
 
         ``full``: the ConvNet, 6,000 SGD steps (lr 0.05, momentum 0.9), k in (0, 100, 500, 2000),
@@ -298,8 +257,8 @@ class StabilityConfig:
         """
         base = cls(
             model=pick(preset, quick="lenet", full="conv"),
-            train=pick(preset, quick=TrainConfig(iterations=1000, eval_every=250),
-                       full=TrainConfig(iterations=6000, lr=0.05, optimizer="sgd", eval_every=500)),
+            train=pick(preset, quick=TrainConfig(steps=1000, eval_every=250),
+                       full=TrainConfig(steps=6000, lr=0.05, optimizer="sgd", eval_every=500)),
             rewind_steps=pick(preset, quick=(0, 50, 200), full=(0, 100, 500, 2000)),
             imp_rounds=pick(preset, quick=7, full=10))
         return dataclasses.replace(base, **overrides)
@@ -346,7 +305,7 @@ def instability(model_fn: Callable[..., nn.Module], start_state: Mapping[str, to
     """Train two copies of ``start_state`` with data-order seeds ``seeds`` and measure the barrier.
 
     Both copies start at ``start_state`` (the network at step ``start_step``), keep ``mask``, and train
-    to ``config.iterations``. Returns ``{"barrier", "alphas", "error", "loss", "end_errors",
+    to ``config.steps``. Returns ``{"barrier", "alphas", "error", "loss", "end_errors",
     "final_test_acc", "states"}`` where the path is evaluated on the test set.
 
     Example:
@@ -354,7 +313,7 @@ def instability(model_fn: Callable[..., nn.Module], start_state: Mapping[str, to
         >>> X, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
         >>> data = Split(X, y, X, y, X, y)
         >>> start = nn.Linear(4, 3).state_dict()
-        >>> out = instability(lambda seed: nn.Linear(4, 3), start, data, TrainConfig(iterations=5, batch_size=10),
+        >>> out = instability(lambda seed: nn.Linear(4, 3), start, data, TrainConfig(steps=5, batch_size=10),
         ...                   seeds=(1, 2), alphas=[0.0, 0.5, 1.0])
         >>> len(out["error"]), out["barrier"] >= -1
         (3, True)
@@ -405,8 +364,8 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
     done = {(r["rewind_step"], r["kind"]) for r in run.records}
     tcfg = config.train
     needs_ticket = any(kind in config.kinds for kind in ("ticket", "random"))
-    per_k = (2 * tcfg.iterations * len(config.kinds)
-             + (tcfg.iterations * (config.imp_rounds + 1) if needs_ticket else 0))
+    per_k = (2 * tcfg.steps * len(config.kinds)
+             + (tcfg.steps * (config.imp_rounds + 1) if needs_ticket else 0))
     own_bar = progress is None or isinstance(progress, str)
     bar = progress_bar(total=per_k * len(config.rewind_steps), desc=f"instability seed {seed}",
                        mode=progress) if own_bar else progress
@@ -424,11 +383,11 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
         else:
             model = config.model_fn(seed).to(device)
             if k:
-                train(model, data, dataclasses.replace(tcfg, iterations=k, eval_every=k), seed=seed)
+                train(model, data, dataclasses.replace(tcfg, steps=k, eval_every=k), seed=seed)
             start_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
         for kind in config.kinds:
             if (k, kind) in done:
-                bar.update(2 * tcfg.iterations)
+                bar.update(2 * tcfg.steps)
                 continue
             if kind == "dense":
                 mask = None

@@ -33,10 +33,24 @@ import torch
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
 from lotterylab.presets import pick
 
-__all__ = ["TheoryConfig", "SubsetSum", "solve_subset_sum", "best_subset_sums", "brute_force_subset_sum",
-           "coverage_error", "all_approximable", "samples_needed", "fit_log_line",
-           "absorb_biases", "relu_forward", "PrunedNetwork", "prune_random_network",
-           "plot_samples_needed", "plot_error_vs_width", "plot_functions"]
+__all__ = [
+    "PrunedNetwork",
+    "SubsetSum",
+    "TheoryConfig",
+    "absorb_biases",
+    "all_approximable",
+    "best_subset_sums",
+    "brute_force_subset_sum",
+    "coverage_error",
+    "fit_log_line",
+    "plot_error_vs_width",
+    "plot_functions",
+    "plot_samples_needed",
+    "prune_random_network",
+    "relu_forward",
+    "samples_needed",
+    "solve_subset_sum",
+]
 
 MAX_ITEMS = 48          # meet in the middle enumerates 2^(m/2) sums per half
 MAX_COVERAGE_N = 24     # coverage_error keeps all 2^n sums of a trial in memory
@@ -64,7 +78,7 @@ class TheoryConfig:
     construction_trials: int = 8          # random networks per width factor
 
     @classmethod
-    def for_preset(cls, preset: str) -> "TheoryConfig":
+    def for_preset(cls, preset: str) -> TheoryConfig:
         return pick(preset, quick=cls(), full=cls(
             coverage_trials=32, coverage_n_max=24, coverage_grid=400_001, eps_bits=tuple(range(1, 16)),
             single_n_max=4_000, single_bits=tuple(range(1, 9)), target_hidden=16, train_steps=10_000,

@@ -42,11 +42,32 @@ from lotterylab.pruning import Mask
 from lotterylab.seeding import make_generator
 from lotterylab.training import TrainConfig, TrainResult, train
 
-__all__ = ["INITS", "METHODS", "CRITERIA", "MAGNITUDES", "SIGNS", "SupermaskLinear", "SupermaskMLP",
-           "supermask_lenet", "lenet_widths", "init_weights", "ScoreTrainConfig", "train_supermask",
-           "evaluate_copies", "mask_overlap", "chance_overlap", "heuristic_mask", "mask_one_weights",
-           "train_frozen_pruned", "quantize_weights", "multigraph_masks", "multigraph_weight",
-           "plot_accuracy_vs", "plot_overlap_matrix", "plot_ablation_bars"]
+__all__ = [
+    "CRITERIA",
+    "INITS",
+    "MAGNITUDES",
+    "METHODS",
+    "SIGNS",
+    "ScoreTrainConfig",
+    "SupermaskLinear",
+    "SupermaskMLP",
+    "chance_overlap",
+    "evaluate_copies",
+    "heuristic_mask",
+    "init_weights",
+    "lenet_widths",
+    "mask_one_weights",
+    "mask_overlap",
+    "multigraph_masks",
+    "multigraph_weight",
+    "plot_ablation_bars",
+    "plot_accuracy_vs",
+    "plot_overlap_matrix",
+    "quantize_weights",
+    "supermask_lenet",
+    "train_frozen_pruned",
+    "train_supermask",
+]
 
 INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform")
 METHODS = ("edge_popup", "biprop")

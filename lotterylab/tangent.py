@@ -39,68 +39,24 @@ from torch import nn
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
-from lotterylab.seeding import make_generator
 
-__all__ = ["PARAMETERIZATIONS", "REDUCTIONS", "TangentMLP", "params_of", "linearize", "empirical_ntk",
-           "tangent_predict", "solve_tangent", "train_mse_gd", "relative_movement", "function_distance",
-           "plot_vs_width", "plot_loss_vs_steps", "plot_fits_1d"]
+__all__ = [
+    "REDUCTIONS",
+    "empirical_ntk",
+    "function_distance",
+    "linearize",
+    "params_of",
+    "plot_fits_1d",
+    "plot_loss_vs_steps",
+    "plot_vs_width",
+    "relative_movement",
+    "solve_tangent",
+    "tangent_predict",
+    "train_mse_gd",
+]
 
-PARAMETERIZATIONS = ("ntk", "standard")
 REDUCTIONS = ("full", "trace", "diagonal")
 Params = Mapping[str, torch.Tensor]
-
-
-class TangentMLP(nn.Module):
-    """Fully connected ReLU network in NTK or standard parameterisation (same function at init).
-
-    Layer ``l`` computes ``a = s * W h + bias_std * b`` with ``W``, ``b`` drawn from N(0, 1) in the NTK
-    parameterisation (``s = weight_std / sqrt(fan_in)``), and ``a = W h + b`` with
-    ``W ~ N(0, weight_std^2 / fan_in)``, ``b ~ N(0, bias_std^2)`` in the standard one. The
-    distribution of the function at initialisation is the same; the gradients, and hence training,
-    are not. Hidden layers use ``weight_std = sqrt(2)`` (ReLU), the output layer ``1``.
-
-    Example:
-        >>> a = TangentMLP(3, [8], 2, parameterization="ntk", seed=0)
-        >>> b = TangentMLP(3, [8], 2, parameterization="standard", seed=0)
-        >>> x = torch.ones(1, 3)
-        >>> bool(torch.allclose(a(x), b(x), atol=1e-6))
-        True
-    """
-
-    def __init__(self, in_features: int, hidden: Sequence[int], out_features: int = 1, *,
-                 parameterization: str = "ntk", bias_std: float = 0.1, seed: int = 0) -> None:
-        super().__init__()
-        check_choice("parameterization", parameterization, PARAMETERIZATIONS)
-        sizes = [check_positive_int("in_features", in_features)]
-        sizes += [check_positive_int("hidden width", int(h)) for h in hidden]
-        sizes += [check_positive_int("out_features", out_features)]
-        self.parameterization, self.bias_std = parameterization, float(bias_std)
-        g = make_generator(seed)
-        self.layers = nn.ModuleList()
-        self.scales: list[float] = []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layer = nn.Linear(fan_in, fan_out)
-            w_std = (1.0 if i == len(sizes) - 2 else math.sqrt(2.0)) / math.sqrt(fan_in)
-            with torch.no_grad():
-                w, b = torch.randn(fan_out, fan_in, generator=g), torch.randn(fan_out, generator=g)
-                if parameterization == "ntk":
-                    layer.weight.copy_(w), layer.bias.copy_(b)
-                    self.scales.append(w_std)
-                else:
-                    layer.weight.copy_(w * w_std), layer.bias.copy_(b * self.bias_std)
-                    self.scales.append(1.0)
-            self.layers.append(layer)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.flatten(1)
-        for i, (layer, s) in enumerate(zip(self.layers, self.scales)):
-            if self.parameterization == "ntk":
-                h = s * (h @ layer.weight.T) + self.bias_std * layer.bias
-            else:
-                h = layer(h)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return h
 
 
 def params_of(model: nn.Module) -> dict[str, torch.Tensor]:

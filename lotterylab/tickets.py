@@ -13,7 +13,7 @@ random mask with the same per-layer counts is trained from ``theta_0`` (``random
 Example:
     >>> from lotterylab.data import load_mnist_subset
     >>> from lotterylab.models import lenet_300_100
-    >>> cfg = IMPConfig(rounds=1, train=TrainConfig(iterations=50, eval_every=25), controls=())
+    >>> cfg = IMPConfig(rounds=1, train=TrainConfig(steps=50, eval_every=25), controls=())
     >>> run = run_imp(lenet_300_100, load_mnist_subset(), cfg, seed=0, progress="off")
     >>> [round(r["density"], 3) for r in run.records]
     [1.0, 0.8]
@@ -32,11 +32,11 @@ from lotterylab.errors import LotteryLabError, check_choice, check_fraction, che
 from lotterylab.presets import pick
 from lotterylab.progress import progress_bar
 from lotterylab.pruning import SCOPES, Mask, magnitude_prune, random_mask_like
-from lotterylab.results import load_results, save_results
+from lotterylab.results import experiment_key, load_results, save_results
 from lotterylab.seeding import make_generator
 from lotterylab.training import TrainConfig, evaluate, train
 
-__all__ = ["IMPConfig", "IMPRun", "run_imp", "run_imp_trials", "CONTROLS", "REINIT_SEED_OFFSET"]
+__all__ = ["CONTROLS", "REINIT_SEED_OFFSET", "IMPConfig", "IMPRun", "run_imp", "run_imp_trials"]
 
 CONTROLS = ("reinit", "random")
 REINIT_SEED_OFFSET = 1_000_003  # the reinit control of seed s at level L uses seed s + offset * L
@@ -61,15 +61,15 @@ class IMPConfig:
         check_choice("scope", self.scope, SCOPES)
         for c in self.controls:
             check_choice("controls", c, CONTROLS)
-        if not 0 <= self.rewind_step < self.train.iterations:
-            raise LotteryLabError(f"rewind_step={self.rewind_step!r} must be in [0, train.iterations="
-                                  f"{self.train.iterations}).")
+        if not 0 <= self.rewind_step < self.train.steps:
+            raise LotteryLabError(f"rewind_step={self.rewind_step!r} must be in [0, train.steps="
+                                  f"{self.train.steps}).")
 
     @classmethod
-    def for_preset(cls, preset: str, **overrides) -> "IMPConfig":
+    def for_preset(cls, preset: str, **overrides) -> IMPConfig:
         """``quick``: 7 rounds (21.1% density), 1,200 steps; ``full``: 15 rounds (3.6%), 5,000 steps."""
         base = cls(rounds=pick(preset, quick=7, full=15),
-                   train=TrainConfig(iterations=pick(preset, quick=1200, full=5000)))
+                   train=TrainConfig(steps=pick(preset, quick=1200, full=5000)))
         return dataclasses.replace(base, **overrides)
 
 
@@ -101,9 +101,12 @@ def _record(seed: int, level: int, kind: str, mask: Mask, result, init_acc: floa
             "final_test_acc": result.final_test_acc, "init_test_acc": init_acc}
 
 
-def _key(config: IMPConfig, seed: int, device: torch.device, model_fn: Callable) -> dict:
-    return {"config": dataclasses.asdict(config), "seed": seed, "device": device.type,
-            "model_fn": getattr(model_fn, "__qualname__", repr(model_fn))}
+VERSION = 2  # of run_imp's results: bump when a change to this module changes the numbers
+
+
+def _key(config: IMPConfig, seed: int, device: torch.device, model_fn: Callable, data) -> dict:
+    return experiment_key(VERSION, config=config, data=data, model=model_fn, seeds=[seed], device=device,
+                          dtype=data.X_train.dtype)
 
 
 def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed: int,
@@ -118,14 +121,14 @@ def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed
     """
     device = torch.device(device) if device is not None else data.X_train.device
     data = data.to(device)
-    key = _key(config, seed, device, model_fn)
+    key = _key(config, seed, device, model_fn, data)
     run = load_results(checkpoint, key=key) if checkpoint is not None else None
     run = run if run is not None else IMPRun(seed=seed, config=config)
-    steps_per_level = config.train.iterations * (1 + len(config.controls))
+    steps_per_level = config.train.steps * (1 + len(config.controls))
     own_bar = progress is None or isinstance(progress, str)
-    bar = progress_bar(total=config.train.iterations + config.rounds * steps_per_level,
+    bar = progress_bar(total=config.train.steps + config.rounds * steps_per_level,
                        desc=f"IMP seed {seed}", mode=progress) if own_bar else progress
-    bar.update(config.train.iterations * min(len(run.masks), 1)
+    bar.update(config.train.steps * min(len(run.masks), 1)
                + steps_per_level * max(len(run.masks) - 1, 0))
     tcfg = config.train
     k = config.rewind_step
@@ -197,7 +200,7 @@ def run_imp_trials(model_fn: Callable[..., nn.Module], data, config: IMPConfig, 
     """Run :func:`run_imp` for each seed (one progress bar; one resumable checkpoint file per seed)."""
     if len(seeds) == 0:
         raise LotteryLabError("seeds must name at least one seed, e.g. seeds=[0, 1].")
-    per_trial = config.train.iterations * (1 + config.rounds * (1 + len(config.controls)))
+    per_trial = config.train.steps * (1 + config.rounds * (1 + len(config.controls)))
     bar = progress_bar(total=per_trial * len(seeds), desc="IMP trials", mode=progress)
     runs = []
     for seed in seeds:

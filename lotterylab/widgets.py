@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from lotterylab.errors import LotteryLabError, check_choice
 
-__all__ = ["slider_stack", "Control", "linked_stacks"]
+__all__ = ["Control", "linked_stacks", "slider_stack"]
 
 
 def slider_stack(draw_panels: Sequence[Callable[[], None]], labels: Sequence[str], description: str):

@@ -59,7 +59,7 @@ def test_widget_works_offline_in_a_real_browser(offline_browser, tmp_path):
 
 def _toc_pages():
     toc = (ROOT / "_toc.yml").read_text()
-    return re.findall(r"^\s*root:\s*(\S+)", toc, flags=re.M) + re.findall(r"^\s*-?\s*file:\s*(\S+)", toc, flags=re.M)
+    return re.findall(r"^\s*root:\s*(\S+)", toc, flags=re.MULTILINE) + re.findall(r"^\s*-?\s*file:\s*(\S+)", toc, flags=re.MULTILINE)
 
 
 SLIDER_MODEL = re.compile(r'"_model_name":\s*"(SelectionSlider|IntSlider|FloatSlider)Model"')

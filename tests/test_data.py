@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 import torch
 
-from lotterylab.data import (MNIST_FILES, MNIST_MEAN, MNIST_SHA256, MNIST_STD, Split,
-                             download_mnist, load_mnist_idx, load_mnist_subset, read_idx)
+from lotterylab.data import (
+    MNIST_FILES,
+    MNIST_MEAN,
+    MNIST_SHA256,
+    MNIST_STD,
+    Split,
+    download_mnist,
+    load_mnist_idx,
+    load_mnist_subset,
+    read_idx,
+)
 from lotterylab.errors import LotteryLabError
 
 _CODES = {np.dtype("uint8"): 0x08, np.dtype("int8"): 0x09, np.dtype("int16"): 0x0B,

@@ -209,7 +209,7 @@ def _symmetric_net(pairs, c=0.0):
         w += [wi, -wi]
         b += [bi, bi]
         v += [vi, vi]
-    t = lambda z: torch.tensor(z, dtype=torch.float64)  # noqa: E731
+    t = lambda z: torch.tensor(z, dtype=torch.float64)
     return Params(t(w)[None, :, None], t(b)[None], t(v)[None], t([c]))
 
 

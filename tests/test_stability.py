@@ -6,15 +6,33 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-import lotterylab.stability as stability
+from lotterylab import stability
 from lotterylab.data import Split
 from lotterylab.errors import LotteryLabError
-from lotterylab.models import LeNet300100, lenet_300_100
+from lotterylab.models import ConvNet, LeNet300100, conv_net, lenet_300_100
 from lotterylab.pruning import Mask, random_mask_like
-from lotterylab.residual import (ResidualSignConfig, forward, init_params, ks_permutation_test, ks_statistic,
-                                 make_task, mirror_params, plot_ecdf, plot_qq, train_residual)
-from lotterylab.stability import (ConvNet, StabilityConfig, conv_net, error_barrier, evaluate_path, instability,
-                                  interpolate, plot_barriers, plot_path, run_instability)
+from lotterylab.residual import (
+    ResidualSignConfig,
+    forward,
+    init_params,
+    ks_permutation_test,
+    ks_statistic,
+    make_task,
+    mirror_params,
+    plot_ecdf,
+    plot_qq,
+    train_residual,
+)
+from lotterylab.stability import (
+    StabilityConfig,
+    error_barrier,
+    evaluate_path,
+    instability,
+    interpolate,
+    plot_barriers,
+    plot_path,
+    run_instability,
+)
 from lotterylab.training import TrainConfig, evaluate
 
 torch.set_num_threads(1)
@@ -182,7 +200,7 @@ def tiny_split(n=90):
 
 def test_instability_endpoints_are_the_two_trained_copies():
     data = tiny_split()
-    cfg = TrainConfig(iterations=6, batch_size=30, eval_every=3)
+    cfg = TrainConfig(steps=6, batch_size=30, eval_every=3)
     start = lenet_300_100(seed=0).state_dict()
     mask = random_mask_like(Mask.ones_like(lenet_300_100(seed=0)), torch.Generator().manual_seed(0))
     out = instability(lenet_300_100, start, data, cfg, seeds=(1, 2), mask=mask, alphas=[0.0, 0.5, 1.0])
@@ -197,7 +215,7 @@ def test_instability_endpoints_are_the_two_trained_copies():
 def test_full_preset_code_path_runs_tiny_and_resumes(tmp_path, monkeypatch):
     """The `full` preset's ConvNet path, at a tiny size on CPU; a checkpointed run resumes without training."""
     data = tiny_split()
-    cfg = StabilityConfig.for_preset("full", train=TrainConfig(iterations=4, batch_size=30, eval_every=2,
+    cfg = StabilityConfig.for_preset("full", train=TrainConfig(steps=4, batch_size=30, eval_every=2,
                                                                 optimizer="sgd", lr=0.01),
                                      rewind_steps=(0, 2), imp_rounds=1, num_alphas=3)
     assert isinstance(cfg.model_fn(0), ConvNet)
@@ -226,7 +244,7 @@ def test_full_preset_code_path_runs_tiny_and_resumes(tmp_path, monkeypatch):
 
 def test_dense_only_run_uses_theta_k_from_k_training_steps():
     data = tiny_split()
-    cfg = StabilityConfig(train=TrainConfig(iterations=4, batch_size=30, eval_every=2), rewind_steps=(0, 2),
+    cfg = StabilityConfig(train=TrainConfig(steps=4, batch_size=30, eval_every=2), rewind_steps=(0, 2),
                           kinds=("dense",), num_alphas=2)
     run = run_instability(data, cfg, seed=0, progress="off")
     assert [r["kind"] for r in run.records] == ["dense", "dense"]

@@ -6,9 +6,19 @@ import pytest
 import torch
 
 from lotterylab.errors import LotteryLabError
-from lotterylab.subset_sum import (TheoryConfig, absorb_biases, all_approximable, best_subset_sums,
-                                   brute_force_subset_sum, coverage_error, fit_log_line, prune_random_network,
-                                   relu_forward, samples_needed, solve_subset_sum)
+from lotterylab.subset_sum import (
+    TheoryConfig,
+    absorb_biases,
+    all_approximable,
+    best_subset_sums,
+    brute_force_subset_sum,
+    coverage_error,
+    fit_log_line,
+    prune_random_network,
+    relu_forward,
+    samples_needed,
+    solve_subset_sum,
+)
 
 
 def _uniform(shape, seed):
@@ -73,7 +83,7 @@ def test_samples_needed_and_fit():
 
 def _small_target(seed=0, hidden=4):
     g = torch.Generator().manual_seed(seed)
-    u = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64) * 2 - 1  # noqa: E731
+    u = lambda *s: torch.rand(*s, generator=g, dtype=torch.float64) * 2 - 1
     return absorb_biases([(u(hidden, 1), u(hidden)), (u(1, hidden), u(1))])
 
 

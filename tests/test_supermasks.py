@@ -6,10 +6,22 @@ from lotterylab.errors import LotteryLabError
 from lotterylab.models import lenet_300_100
 from lotterylab.pruning import Mask
 from lotterylab.seeding import make_generator
-from lotterylab.supermasks import (ScoreTrainConfig, chance_overlap, heuristic_mask, init_weights, lenet_widths,
-                                   mask_one_weights, mask_overlap, multigraph_masks, multigraph_weight,
-                                   quantize_weights, supermask_lenet, train_frozen_pruned, train_supermask,
-                                   SupermaskMLP)
+from lotterylab.supermasks import (
+    ScoreTrainConfig,
+    SupermaskMLP,
+    chance_overlap,
+    heuristic_mask,
+    init_weights,
+    lenet_widths,
+    mask_one_weights,
+    mask_overlap,
+    multigraph_masks,
+    multigraph_weight,
+    quantize_weights,
+    supermask_lenet,
+    train_frozen_pruned,
+    train_supermask,
+)
 from lotterylab.training import TrainConfig
 
 
@@ -174,7 +186,7 @@ def test_train_frozen_pruned_keeps_pruned_at_init(mnist):
     init = {k: v.clone() for k, v in net.state_dict().items()}
     mask = Mask({n: torch.rand(p.shape, generator=make_generator(1)) < 0.2
                  for n, p in net.named_parameters() if p.dim() == 2})
-    train_frozen_pruned(net, mask, mnist, TrainConfig(iterations=30, eval_every=30), seed=0)
+    train_frozen_pruned(net, mask, mnist, TrainConfig(steps=30, eval_every=30), seed=0)
     for name in mask:
         w = dict(net.named_parameters())[name].detach()
         assert torch.equal(w[~mask[name]], init[name][~mask[name]])

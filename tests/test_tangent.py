@@ -8,8 +8,17 @@ from torch import nn
 from torch.func import functional_call
 
 from lotterylab.errors import LotteryLabError
-from lotterylab.tangent import (TangentMLP, empirical_ntk, function_distance, linearize, params_of,
-                                relative_movement, solve_tangent, tangent_predict, train_mse_gd)
+from lotterylab.models import TangentMLP
+from lotterylab.tangent import (
+    empirical_ntk,
+    function_distance,
+    linearize,
+    params_of,
+    relative_movement,
+    solve_tangent,
+    tangent_predict,
+    train_mse_gd,
+)
 
 
 def _x(n, d=3, seed=0):

@@ -9,7 +9,7 @@ from lotterylab.models import lenet_300_100
 from lotterylab.tickets import IMPConfig, run_imp, run_imp_trials
 from lotterylab.training import TrainConfig
 
-TINY = IMPConfig(rounds=2, train=TrainConfig(iterations=40, eval_every=20))
+TINY = IMPConfig(rounds=2, train=TrainConfig(steps=40, eval_every=20))
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_checkpoint_resumes_and_detects_stale(mnist, tmp_path, imp_run):
 
 
 def test_interrupted_run_resumes_from_last_finished_level(mnist, tmp_path, monkeypatch, imp_run):
-    import lotterylab.tickets as tickets
+    from lotterylab import tickets
 
     ckpt = tmp_path / "imp.pt"
     calls = {"n": 0}
@@ -105,7 +105,7 @@ def test_bad_imp_config():
     with pytest.raises(LotteryLabError, match="controls='shuffle'"):
         IMPConfig(controls=("shuffle",))
     with pytest.raises(LotteryLabError, match="rewind_step"):
-        IMPConfig(rewind_step=5000, train=TrainConfig(iterations=100))
+        IMPConfig(rewind_step=5000, train=TrainConfig(steps=100))
     with pytest.raises(LotteryLabError, match="preset='medium'"):
         IMPConfig.for_preset("medium")
     with pytest.raises(LotteryLabError, match="seeds"):
