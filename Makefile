@@ -1,12 +1,15 @@
 # lotterylab: two commands a user needs.
 #   make book   - install everything into .venv, execute every chapter, build the HTML book strictly
 #   make test   - install everything into .venv and run the whole test suite (incl. a strict book build)
-# Other targets: make notebooks (chapters as .ipynb for Jupyter/Colab), make bench, make clean.
+# Other targets: make test-fast (everything but the book build, < 3 minutes), make test-gpu (the CUDA
+# tests; skipped without CUDA), make notebooks (chapters as .ipynb for Jupyter/Colab), make bench, make clean.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# What the executed chapters depend on besides their own code cells: a change empties the execution cache.
+CODE_HASH := $(shell cat lotterylab/*.py requirements.txt _config.yml | cksum | cut -d' ' -f1)
 
 # Chapters build with plain-text progress off, a non-interactive plot backend and the CPU threads set.
 BOOK_ENV := LOTTERYLAB_PROGRESS=off MPLBACKEND=module://matplotlib_inline.backend_inline
@@ -14,7 +17,7 @@ BOOK_ENV := LOTTERYLAB_PROGRESS=off MPLBACKEND=module://matplotlib_inline.backen
 # The browser test uses Debian's chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install book test browser notebooks bench clean
+.PHONY: install book test test-fast test-gpu browser notebooks bench clean
 
 install: $(STAMP)
 
@@ -26,11 +29,19 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
+	@if [ "$$(cat _build/.code-hash 2>/dev/null)" != "$(CODE_HASH)" ]; then rm -rf _build/.jupyter_cache; fi
 	$(BOOK_ENV) $(BIN)/jupyter-book build . -W -n --keep-going
+	@echo "$(CODE_HASH)" > _build/.code-hash
 	@echo "Open _build/html/index.html in a browser."
 
 test: $(STAMP) browser
 	LOTTERYLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -rs tests/test_gpu.py
 
 browser:
 	@test -x $(CHROMIUM) || { \

@@ -278,18 +278,23 @@ def _sha256(path: Path) -> str:
 
 def download_mnist(folder: str | os.PathLike[str], *, base_url: str = DEFAULT_MNIST_URL,
                    overwrite: bool = False, progress: bool = True,
-                   sha256: Mapping[str, str] | None = None) -> Path:
+                   sha256: Mapping[str, str] | None = None, timeout: float = 60.0) -> Path:
     """Download the four MNIST ``.gz`` files into ``folder`` and check their SHA-256.
 
     A file already there with the right digest is skipped (unless ``overwrite``). Each download
     goes to a temporary file that is renamed only after its digest matches ``sha256``
-    (default :data:`MNIST_SHA256`); on a mismatch it is deleted. Returns the folder.
+    (default :data:`MNIST_SHA256`); on a mismatch it is deleted. ``timeout`` is the seconds a
+    stalled connection may wait before it fails (raise it on a slow link). ``progress=True`` shows a
+    byte-count bar per file. Returns the folder.
 
     Example:
         >>> folder = download_mnist("data/mnist")  # doctest: +SKIP
         >>> load_mnist_idx(folder).describe()  # doctest: +SKIP
         'train 55000 / val 5000 / test 10000 images, 784 features'
     """
+    from lotterylab.errors import check_positive_float
+
+    timeout = check_positive_float("timeout", timeout)
     folder = Path(folder)
     digests = dict(MNIST_SHA256 if sha256 is None else sha256)
     names = [f"{stem}.gz" for stem in MNIST_FILES]
@@ -305,7 +310,7 @@ def download_mnist(folder: str | os.PathLike[str], *, base_url: str = DEFAULT_MN
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
                 bar = None
                 if progress:
                     from tqdm.auto import tqdm  # imported here: only needed for the bar

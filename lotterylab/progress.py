@@ -3,6 +3,9 @@
 Set ``LOTTERYLAB_PROGRESS`` to ``auto`` (default), ``text`` or ``off``. The book build sets ``off``
 so executed pages don't embed progress-bar widgets.
 
+Functions that run long take ``progress``: a tqdm-like bar to update, or None to make a bar of
+their own with :func:`progress_bar` (its mode from ``$LOTTERYLAB_PROGRESS``).
+
 Example:
     >>> for _ in progress_bar(range(3), desc="demo", mode="off"):
     ...     pass
@@ -31,3 +34,16 @@ def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, 
         from tqdm.std import tqdm
         kwargs.setdefault("file", sys.stderr)
     return tqdm(iterable, total=total, desc=desc, disable=(mode == "off"), **kwargs)
+
+
+def check_progress(progress) -> None:
+    """Raise unless ``progress`` is None or has tqdm's ``update`` method.
+
+    Example:
+        >>> check_progress(None)
+    """
+    if progress is not None and not callable(getattr(progress, "update", None)):
+        from lotterylab.errors import LotteryLabError
+
+        raise LotteryLabError(f"progress={progress!r} must be a tqdm-like bar (with .update) or None; to silence "
+                              f"bars set {ENV_PROGRESS}=off.")

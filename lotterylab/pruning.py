@@ -188,6 +188,10 @@ def magnitude_prune(weights: nn.Module | Mapping[str, torch.Tensor], mask: Mask,
         raise LotteryLabError(f"ignore/layer_fractions name {sorted(unknown)}, not in the mask; "
                               f"allowed names: {list(mask)}.")
     names = [n for n in mask if n not in ignore]
+    bad = [n for n in names if not bool(torch.isfinite(w[n].detach()).all())]
+    if bad:
+        raise LotteryLabError(f"weights of {bad} contain NaN or infinite values; magnitude pruning cannot rank them "
+                              "(did training diverge? lower the learning rate).")
     new = mask.state_dict()
 
     def prune_smallest(scores: torch.Tensor, keep: torch.Tensor, n_prune: int) -> torch.Tensor:
@@ -221,6 +225,8 @@ def random_mask_like(mask: Mask, generator: torch.Generator | None = None) -> Ma
         >>> random_mask_like(m, torch.Generator().manual_seed(0))["w"].sum().item()
         2
     """
+    if not isinstance(mask, Mask):
+        raise LotteryLabError(f"mask must be a lotterylab Mask, got {type(mask).__name__}.")
     out = {}
     for name, m in mask.items():
         kept = int(m.sum())

@@ -41,3 +41,30 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     g = torch.Generator(device=device)
     g.manual_seed(int(seed))
     return g
+
+
+def check_seeds(seeds) -> list[int]:
+    """``seeds`` as a non-empty list of distinct non-negative ints (a list, range, numpy or torch integers).
+
+    Example:
+        >>> check_seeds(range(3)), check_seeds(np.arange(2)), check_seeds(torch.tensor([5]))
+        ([0, 1, 2], [0, 1], [5])
+    """
+    from lotterylab.errors import LotteryLabError
+
+    if isinstance(seeds, (torch.Tensor, np.ndarray)):
+        if seeds.dtype.is_floating_point if isinstance(seeds, torch.Tensor) else not np.issubdtype(seeds.dtype, np.integer):
+            raise LotteryLabError(f"seeds must be integers; got an array of dtype {seeds.dtype}.")
+        seeds = seeds.reshape(-1).tolist()
+    if isinstance(seeds, (int, str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise LotteryLabError(f"seeds={seeds!r} must be a sequence of integers, e.g. seeds=[0, 1] or range(5).")
+    out = []
+    for s in seeds:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or int(s) < 0:
+            raise LotteryLabError(f"seeds must be non-negative integers; got {s!r}.")
+        out.append(int(s))
+    if not out:
+        raise LotteryLabError("seeds must name at least one seed, e.g. seeds=[0, 1].")
+    if len(set(out)) != len(out):
+        raise LotteryLabError(f"seeds must be distinct; got {out}.")
+    return out

@@ -14,7 +14,7 @@ Example:
     >>> from lotterylab.data import load_mnist_subset
     >>> from lotterylab.models import lenet_300_100
     >>> cfg = IMPConfig(rounds=1, train=TrainConfig(steps=50, eval_every=25), controls=())
-    >>> run = run_imp(lenet_300_100, load_mnist_subset(), cfg, seed=0, progress="off")
+    >>> run = run_imp(lenet_300_100, load_mnist_subset(), cfg, seed=0)
     >>> [round(r["density"], 3) for r in run.records]
     [1.0, 0.8]
 """
@@ -30,10 +30,10 @@ from torch import nn
 
 from lotterylab.errors import LotteryLabError, check_choice, check_fraction, check_positive_int
 from lotterylab.presets import pick
-from lotterylab.progress import progress_bar
+from lotterylab.progress import check_progress, progress_bar
 from lotterylab.pruning import SCOPES, Mask, magnitude_prune, random_mask_like
 from lotterylab.results import experiment_key, load_results, save_results
-from lotterylab.seeding import make_generator
+from lotterylab.seeding import check_seeds, make_generator
 from lotterylab.training import TrainConfig, evaluate, train
 
 __all__ = ["CONTROLS", "REINIT_SEED_OFFSET", "IMPConfig", "IMPRun", "run_imp", "run_imp_trials"]
@@ -61,6 +61,15 @@ class IMPConfig:
         check_choice("scope", self.scope, SCOPES)
         for c in self.controls:
             check_choice("controls", c, CONTROLS)
+        for item in self.layer_fractions:
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise LotteryLabError(f"layer_fractions must be a tuple of (weight name, fraction) pairs, e.g. "
+                                      f"(('fc3.weight', 0.1),); got {item!r}.")
+            check_fraction(f"layer_fractions[{item[0]!r}]", item[1])
+        if isinstance(self.ignore, str) or not all(isinstance(n, str) for n in self.ignore):
+            raise LotteryLabError(f"ignore must be a tuple of weight names, e.g. ('fc1.weight',); got {self.ignore!r}.")
+        if not isinstance(self.train, TrainConfig):
+            raise LotteryLabError(f"train must be a TrainConfig, not {type(self.train).__name__}.")
         if not 0 <= self.rewind_step < self.train.steps:
             raise LotteryLabError(f"rewind_step={self.rewind_step!r} must be in [0, train.steps="
                                   f"{self.train.steps}).")
@@ -109,76 +118,95 @@ def _key(config: IMPConfig, seed: int, device: torch.device, model_fn: Callable,
                           dtype=data.X_train.dtype)
 
 
+def _check_names(config: IMPConfig, model: nn.Module) -> None:
+    """Every name in ``layer_fractions`` and ``ignore`` must be a prunable weight of the model."""
+    prunable = [n for n, p in model.named_parameters() if p.dim() >= 2]
+    for field_name, names in (("layer_fractions", [n for n, _ in config.layer_fractions]), ("ignore", config.ignore)):
+        unknown = sorted(set(names) - set(prunable))
+        if unknown:
+            raise LotteryLabError(f"IMPConfig.{field_name} names {unknown}, which the model does not have; "
+                                  f"the prunable weights are {prunable}.")
+
+
 def run_imp(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seed: int,
             device: torch.device | str | None = None, checkpoint: str | Path | None = None,
             progress=None) -> IMPRun:
     """Run one IMP trial (with controls) and return an :class:`IMPRun`.
 
-    ``model_fn(seed)`` must build a freshly initialised model from a seed. With ``checkpoint`` the
-    trial is saved after every level and an interrupted run resumes where it stopped (a checkpoint
-    made with another config, seed, device or package version is recomputed). ``progress`` is a
-    tqdm bar to update, or a progress mode string (``"auto"``, ``"text"``, ``"off"``).
+    ``model_fn(seed)`` must build a freshly initialised model from a seed (a named function, so the
+    results cache can tell models apart). ``device=None`` runs on the data's device. With
+    ``checkpoint`` the trial is saved after every level and an interrupted run resumes where it
+    stopped (a checkpoint made with another config, data split, model, seed, device or ``VERSION``
+    is recomputed). ``progress`` is a tqdm-like bar to update, or None for a bar of its own.
     """
+    check_positive_int("seed", seed, minimum=0)
+    check_progress(progress)
+    if not isinstance(config, IMPConfig):
+        raise LotteryLabError(f"config must be an IMPConfig, not {type(config).__name__}.")
     device = torch.device(device) if device is not None else data.X_train.device
     data = data.to(device)
+    _check_names(config, model_fn(seed))
     key = _key(config, seed, device, model_fn, data)
     run = load_results(checkpoint, key=key) if checkpoint is not None else None
     run = run if run is not None else IMPRun(seed=seed, config=config)
     steps_per_level = config.train.steps * (1 + len(config.controls))
-    own_bar = progress is None or isinstance(progress, str)
-    bar = progress_bar(total=config.train.steps + config.rounds * steps_per_level,
-                       desc=f"IMP seed {seed}", mode=progress) if own_bar else progress
-    bar.update(config.train.steps * min(len(run.masks), 1)
-               + steps_per_level * max(len(run.masks) - 1, 0))
-    tcfg = config.train
-    k = config.rewind_step
+    bar = progress if progress is not None else progress_bar(
+        total=config.train.steps + config.rounds * steps_per_level, desc=f"IMP seed {seed}")
+    bar.update(config.train.steps * min(len(run.masks), 1) + steps_per_level * max(len(run.masks) - 1, 0))
+    if not run.masks:  # level 0: the dense network, which also provides theta_k for rewinding
+        _dense_level(run, model_fn, data, device, bar)
+        _save(checkpoint, run, key)
+    while len(run.masks) <= config.rounds:
+        _pruned_level(run, model_fn, data, device, bar)
+        _save(checkpoint, run, key)
+    if progress is None:
+        bar.close()
+    return run
 
-    def evaluate_at_init(model: nn.Module, mask: Mask) -> float:
-        mask.apply_(model)
-        return evaluate(model, data.X_test, data.y_test)[1]
+
+def _test_acc_at_init(model: nn.Module, mask: Mask, data) -> float:
+    mask.apply_(model)
+    return evaluate(model, data.X_test, data.y_test)[1]
+
+
+def _dense_level(run: IMPRun, model_fn: Callable, data, device: torch.device, bar) -> None:
+    """Level 0: train the dense network; keep theta_0 (or theta_k when rewinding) for later levels."""
+    k = run.config.rewind_step
+    model = model_fn(run.seed).to(device)
+    mask = Mask.ones_like(model)
+    init_state = _state(model)
+    init_acc = evaluate(model, data.X_test, data.y_test)[1]
+    result = train(model, data, run.config.train, seed=run.seed, mask=mask, snapshot_step=k, progress=bar)
+    run.reset_state = {n: t.cpu() for n, t in result.snapshot.items()} if k else init_state
+    _finish_level(run, 0, mask, result, init_acc, model)
+
+
+def _pruned_level(run: IMPRun, model_fn: Callable, data, device: torch.device, bar) -> None:
+    """One IMP level: prune the last trained ticket, reset (or rewind), train it and its controls."""
+    config, seed, level, k = run.config, run.seed, len(run.masks), run.config.rewind_step
 
     def model_from(state: dict) -> nn.Module:
         model = model_fn(seed).to(device)
         model.load_state_dict(state)
         return model
 
-    if not run.masks:  # level 0: the dense network, which also provides theta_k for rewinding
-        model = model_fn(seed).to(device)
-        mask = Mask.ones_like(model)
-        init_state = _state(model)
-        init_acc = evaluate(model, data.X_test, data.y_test)[1]
-        result = train(model, data, tcfg, seed=seed, mask=mask, snapshot_step=k, progress=bar)
-        run.reset_state = {n: t.cpu() for n, t in result.snapshot.items()} if k else init_state
-        _finish_level(run, 0, mask, result, init_acc, model)
-        _save(checkpoint, run, key)
-
-    layer_fractions = dict(config.layer_fractions)
-    while len(run.masks) <= config.rounds:
-        level = len(run.masks)
-        previous = model_from(run.trained_states[-1])
-        mask = magnitude_prune(previous, run.masks[-1].to(device), config.prune_fraction, scope=config.scope,
-                               layer_fractions={n: f for n, f in layer_fractions.items() if n in run.masks[-1]},
-                               ignore=config.ignore)
-        ticket = model_from(run.reset_state)
-        init_acc = evaluate_at_init(ticket, mask)
-        result = train(ticket, data, tcfg, seed=seed, mask=mask, start_step=k, progress=bar)
-        control_records = []
-        for kind in config.controls:
-            if kind == "reinit":
-                control_mask = mask
-                control = model_fn(seed + REINIT_SEED_OFFSET * level).to(device)
-            else:
-                control_mask = random_mask_like(mask.cpu(), make_generator(seed + REINIT_SEED_OFFSET * level)).to(device)
-                control = model_from(run.reset_state)
-            c_init = evaluate_at_init(control, control_mask)
-            c_result = train(control, data, tcfg, seed=seed, mask=control_mask, start_step=k, progress=bar)
-            control_records.append(_record(seed, level, kind, control_mask, c_result, c_init))
-        _finish_level(run, level, mask, result, init_acc, ticket)
-        run.records.extend(control_records)
-        _save(checkpoint, run, key)
-    if own_bar:
-        bar.close()
-    return run
+    mask = magnitude_prune(model_from(run.trained_states[-1]), run.masks[-1].to(device), config.prune_fraction,
+                           scope=config.scope, layer_fractions=dict(config.layer_fractions), ignore=config.ignore)
+    ticket = model_from(run.reset_state)
+    init_acc = _test_acc_at_init(ticket, mask, data)
+    result = train(ticket, data, config.train, seed=seed, mask=mask, start_step=k, progress=bar)
+    control_records = []
+    for kind in config.controls:
+        if kind == "reinit":
+            control_mask, control = mask, model_fn(seed + REINIT_SEED_OFFSET * level).to(device)
+        else:
+            control_mask = random_mask_like(mask.cpu(), make_generator(seed + REINIT_SEED_OFFSET * level)).to(device)
+            control = model_from(run.reset_state)
+        c_init = _test_acc_at_init(control, control_mask, data)
+        c_result = train(control, data, config.train, seed=seed, mask=control_mask, start_step=k, progress=bar)
+        control_records.append(_record(seed, level, kind, control_mask, c_result, c_init))
+    _finish_level(run, level, mask, result, init_acc, ticket)
+    run.records.extend(control_records)
 
 
 def _finish_level(run: IMPRun, level: int, mask: Mask, result, init_acc: float, model: nn.Module) -> None:
@@ -196,17 +224,23 @@ def _save(checkpoint, run: IMPRun, key: dict) -> None:
 
 def run_imp_trials(model_fn: Callable[..., nn.Module], data, config: IMPConfig, *, seeds: Sequence[int],
                    device: torch.device | str | None = None, checkpoint_dir: str | Path | None = None,
-                   progress: str | None = None) -> list[IMPRun]:
-    """Run :func:`run_imp` for each seed (one progress bar; one resumable checkpoint file per seed)."""
-    if len(seeds) == 0:
-        raise LotteryLabError("seeds must name at least one seed, e.g. seeds=[0, 1].")
+                   progress=None) -> list[IMPRun]:
+    """Run :func:`run_imp` for each seed (one progress bar; one resumable checkpoint file per seed).
+
+    ``seeds`` may be a list, a range, or a numpy or torch integer array.
+    """
+    seeds = check_seeds(seeds)
+    check_progress(progress)
+    if not isinstance(config, IMPConfig):
+        raise LotteryLabError(f"config must be an IMPConfig, not {type(config).__name__}.")
     per_trial = config.train.steps * (1 + config.rounds * (1 + len(config.controls)))
-    bar = progress_bar(total=per_trial * len(seeds), desc="IMP trials", mode=progress)
+    bar = progress if progress is not None else progress_bar(total=per_trial * len(seeds), desc="IMP trials")
     runs = []
     for seed in seeds:
         ckpt = Path(checkpoint_dir) / f"imp_seed{seed}.pt" if checkpoint_dir is not None else None
         runs.append(run_imp(model_fn, data, config, seed=seed, device=device, checkpoint=ckpt, progress=bar))
-    bar.close()
+    if progress is None:
+        bar.close()
     return runs
 
 

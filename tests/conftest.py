@@ -7,6 +7,14 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("LOTTERYLAB_PROGRESS", "off")  # no progress bars in test output
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the built book is slow: ``make test-fast`` (``-m "not slow"``) skips it."""
+    for item in items:
+        if {"built_book", "offline_browser"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

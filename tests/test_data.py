@@ -264,3 +264,9 @@ def test_download_mnist_missing_file_and_digest(tmp_path: Path,
 def test_official_digests_are_well_formed() -> None:
     assert sorted(MNIST_SHA256) == sorted(f"{n}.gz" for n in MNIST_FILES)
     assert all(len(d) == 64 and int(d, 16) >= 0 for d in MNIST_SHA256.values())
+
+
+def test_download_mnist_bad_timeout(tmp_path: Path) -> None:
+    for bad in (0, -1, float("nan"), "slow"):
+        with pytest.raises(LotteryLabError, match="timeout"):
+            download_mnist(tmp_path / "data", timeout=bad)

@@ -122,3 +122,15 @@ def test_matches_torch_prune_l1_unstructured(net):
     mask = magnitude_prune(net, Mask.ones_like(net), 0.3)
     tprune.l1_unstructured(net.fc2, "weight", amount=math.ceil(0.3 * 30000))
     assert torch.equal(net.fc2.weight_mask.bool(), mask["fc2.weight"])
+
+
+def test_nan_weights_are_refused_not_kept(net):
+    state = {n: p.detach().clone() for n, p in net.named_parameters()}
+    state["fc1.weight"][0, 0] = float("nan")
+    with pytest.raises(LotteryLabError, match="NaN"):
+        magnitude_prune(state, Mask.ones_like(net), 0.2)
+
+
+def test_random_mask_like_needs_a_mask():
+    with pytest.raises(LotteryLabError, match="mask"):
+        random_mask_like({"w": torch.ones(3)})

@@ -14,7 +14,7 @@ TINY = IMPConfig(rounds=2, train=TrainConfig(steps=40, eval_every=20))
 
 @pytest.fixture(scope="module")
 def imp_run(mnist):
-    return run_imp(lenet_300_100, mnist, TINY, seed=0, progress="off")
+    return run_imp(lenet_300_100, mnist, TINY, seed=0)
 
 
 def test_records_levels_kinds_and_densities(imp_run):
@@ -44,7 +44,7 @@ def test_rewinding_restores_stored_step_k_state_bit_for_bit(mnist):
     from lotterylab.training import train
 
     cfg = dataclasses.replace(TINY, rounds=1, rewind_step=10, controls=())
-    run = run_imp(lenet_300_100, mnist, cfg, seed=0, progress="off")
+    run = run_imp(lenet_300_100, mnist, cfg, seed=0)
     # independently: train the same dense net for 10 steps and compare
     net = lenet_300_100(seed=0)
     snap = train(net, mnist, cfg.train, seed=0, snapshot_step=10).snapshot
@@ -53,28 +53,28 @@ def test_rewinding_restores_stored_step_k_state_bit_for_bit(mnist):
 
 
 def test_same_seed_same_numbers(mnist, imp_run):
-    again = run_imp(lenet_300_100, mnist, TINY, seed=0, progress="off")
+    again = run_imp(lenet_300_100, mnist, TINY, seed=0)
     assert again.records == imp_run.records
 
 
 def test_checkpoint_resumes_and_detects_stale(mnist, tmp_path, imp_run):
     ckpt = tmp_path / "imp.pt"
     short = dataclasses.replace(TINY, rounds=1)
-    run_imp(lenet_300_100, mnist, short, seed=0, checkpoint=ckpt, progress="off")
+    run_imp(lenet_300_100, mnist, short, seed=0, checkpoint=ckpt)
     assert ckpt.exists()
     # a different config is detected as stale: recomputed (with a warning), not reused
     with pytest.warns(UserWarning, match="different configuration"):
-        full = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+        full = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt)
     assert full.records == imp_run.records
     # the finished run resumes without retraining anything
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        again = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+        again = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt)
     assert again.records == full.records
     # a corrupted file is detected and recomputed
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.warns(UserWarning, match="unreadable"):
-        run_imp(lenet_300_100, mnist, dataclasses.replace(TINY, rounds=0), seed=0, checkpoint=ckpt, progress="off")
+        run_imp(lenet_300_100, mnist, dataclasses.replace(TINY, rounds=0), seed=0, checkpoint=ckpt)
 
 
 def test_interrupted_run_resumes_from_last_finished_level(mnist, tmp_path, monkeypatch, imp_run):
@@ -92,9 +92,9 @@ def test_interrupted_run_resumes_from_last_finished_level(mnist, tmp_path, monke
 
     monkeypatch.setattr(tickets, "train", flaky_train)
     with pytest.raises(KeyboardInterrupt):
-        run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+        run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt)
     calls["n"] = -100
-    resumed = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt, progress="off")
+    resumed = run_imp(lenet_300_100, mnist, TINY, seed=0, checkpoint=ckpt)
     assert calls["n"] == -100 + 3  # only level 2 (ticket + 2 controls) was trained again
     assert resumed.records == imp_run.records
 
@@ -147,3 +147,40 @@ def test_compare_to_init_is_invariant_to_relu_rescaling(imp_run):
     after = compare_to_init(imp_run.reset_state, scaled, mask)
     assert after["fc1.weight"]["sign_agreement"] == base["fc1.weight"]["sign_agreement"]
     assert after["fc1.weight"]["relative_movement"] != base["fc1.weight"]["relative_movement"]
+
+
+def test_bad_imp_arguments(mnist):
+    import numpy as np
+
+    with pytest.raises(LotteryLabError, match="layer_fractions"):
+        IMPConfig(layer_fractions=("fc3.weight", 0.1))
+    with pytest.raises(LotteryLabError, match="layer_fractions"):
+        IMPConfig(layer_fractions=(("fc3.weight", 1.5),))
+    typo = IMPConfig(rounds=1, layer_fractions=(("fc3.weigth", 0.1),), train=TrainConfig(steps=10))
+    with pytest.raises(LotteryLabError, match="fc3.weigth"):  # raised before any training
+        run_imp(lenet_300_100, mnist, typo, seed=0)
+    with pytest.raises(LotteryLabError, match="ignore"):
+        IMPConfig(ignore="fc1.weight")
+    with pytest.raises(LotteryLabError, match="train"):
+        IMPConfig(train={"steps": 10})
+    with pytest.raises(LotteryLabError, match="progress"):
+        run_imp(lenet_300_100, mnist, TINY, seed=0, progress="off")
+    with pytest.raises(LotteryLabError, match="seed"):
+        run_imp(lenet_300_100, mnist, TINY, seed=-1)
+    with pytest.raises(LotteryLabError, match="config"):
+        run_imp(lenet_300_100, mnist, {"rounds": 1}, seed=0)
+    with pytest.raises(LotteryLabError, match="lambda"):
+        run_imp(lambda s: lenet_300_100(s), mnist, TINY, seed=0, checkpoint="unused.pt")
+    with pytest.raises(LotteryLabError, match="seeds"):
+        run_imp_trials(lenet_300_100, mnist, TINY, seeds=[1.5])
+    with pytest.raises(LotteryLabError, match="distinct"):
+        run_imp_trials(lenet_300_100, mnist, TINY, seeds=np.array([1, 1]))
+
+
+def test_full_preset_path_at_tiny_size(mnist, tmp_path):
+    """The `full` IMP configuration (15 rounds at 5,000 steps on a GPU) runs the same code at tiny size."""
+    cfg = IMPConfig.for_preset("full", rounds=2, train=TrainConfig(steps=20, eval_every=10))
+    assert IMPConfig.for_preset("full").train.steps == 5000 and cfg.layer_fractions == IMPConfig().layer_fractions
+    run = run_imp_trials(lenet_300_100, mnist, cfg, seeds=range(2), checkpoint_dir=tmp_path)
+    assert [len(r.masks) for r in run] == [3, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["imp_seed0.pt", "imp_seed1.pt"]
