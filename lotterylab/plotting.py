@@ -123,8 +123,13 @@ def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[
     :class:`lotterylab.tickets.IMPRun`). The x axis is log-scaled and runs from dense (left) to sparse.
     Level 0 (dense) is drawn for every kind, since all three start from the same dense network.
     """
-    ax = get_ax(ax)
     records = list(records)
+    missing = [r for r in records if metric not in r or "density" not in r or "kind" not in r]
+    if missing:
+        from lotterylab.errors import LotteryLabError
+
+        raise LotteryLabError(f"every record needs 'kind', 'density' and metric={metric!r}; one has {sorted(missing[0])}.")
+    ax = get_ax(ax)
     kinds = list(kinds) if kinds is not None else [k for k in KIND_STYLE if any(r["kind"] == k for r in records)]
     dense = [r for r in records if r["density"] >= 1.0]
     for kind in kinds:

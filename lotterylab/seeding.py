@@ -38,6 +38,10 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A fresh ``torch.Generator`` on ``device`` seeded with ``seed``."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        from lotterylab.errors import LotteryLabError
+
+        raise LotteryLabError(f"seed={seed!r} must be a non-negative integer.")
     g = torch.Generator(device=device)
     g.manual_seed(int(seed))
     return g

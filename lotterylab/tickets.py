@@ -252,6 +252,10 @@ def summarize(records: Sequence[dict], metric: str) -> list[dict]:
         >>> rows[0]["mean"], rows[0]["min"], rows[0]["n"]
         (0.95, 0.9, 2)
     """
+    records = list(records)
+    missing = [r for r in records if metric not in r]
+    if missing:
+        raise LotteryLabError(f"metric={metric!r} is not in every record; a record has {sorted(missing[0])}.")
     groups: dict[tuple[int, str], list[dict]] = {}
     for r in records:
         groups.setdefault((r["level"], r["kind"]), []).append(r)

@@ -80,6 +80,9 @@ class TrainResult:
 @torch.no_grad()
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 10_000) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``(X, y)``."""
+    if len(X) == 0 or len(X) != len(y):
+        raise LotteryLabError(f"X and y must be non-empty and of equal length; got {len(X)} and {len(y)}.")
+    check_positive_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
     loss, correct = 0.0, 0
@@ -113,6 +116,9 @@ def batch_order(seed: int, step: int, n: int, batch_size: int, device=None) -> t
         >>> batch_order(0, 3, n=10, batch_size=4).shape   # step 3 is the first batch of epoch 1
         torch.Size([4])
     """
+    check_positive_int("step", step)
+    check_positive_int("n", n)
+    check_positive_int("batch_size", batch_size)
     per_epoch = n // batch_size
     if per_epoch == 0:
         raise LotteryLabError(f"batch_size={batch_size} is larger than the {n} training examples.")

@@ -108,3 +108,39 @@ def test_plot_functions_take_and_return_axes():
 
     assert caption(fig, "quick preset") is fig and fig.texts[-1].get_text() == "quick preset"
     plt.close(fig)
+
+
+def test_generators_and_seeds_refuse_bad_seeds():
+    import numpy as np
+
+    from lotterylab.seeding import check_seeds, make_generator
+
+    assert make_generator(np.int64(3)).initial_seed() == 3
+    for bad in (-1, 1.5, "1", True):
+        with pytest.raises(LotteryLabError, match="seed"):
+            make_generator(bad)
+    assert check_seeds(range(2)) == [0, 1] and check_seeds(np.arange(2)) == [0, 1]
+    assert check_seeds(torch.arange(3)) == [0, 1, 2]
+    for bad in (3, [], [0, 0], [-1], np.array([0.5]), torch.tensor([0.5]), "01"):
+        with pytest.raises(LotteryLabError, match="seeds"):
+            check_seeds(bad)
+
+
+def test_progress_argument_must_be_a_bar():
+    from lotterylab.progress import check_progress
+
+    check_progress(progress_bar(total=1, mode="off"))
+    with pytest.raises(LotteryLabError, match="progress='off'"):
+        check_progress("off")
+
+
+def test_plot_helpers():
+    from lotterylab.plotting import PALETTE, density_axis, get_ax, run_label
+
+    ax = get_ax()
+    assert get_ax(ax) is ax
+    density_axis(ax, 0.05)
+    assert ax.xaxis_inverted() and ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["100", "51.3", "21.1", "8.7"]
+    assert run_label("full", torch.device("cpu"), "x").endswith("x, CPU")
+    assert set(PALETTE) >= {"ticket", "reinit", "random", "dense"}

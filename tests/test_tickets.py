@@ -184,3 +184,14 @@ def test_full_preset_path_at_tiny_size(mnist, tmp_path):
     run = run_imp_trials(lenet_300_100, mnist, cfg, seeds=range(2), checkpoint_dir=tmp_path)
     assert [len(r.masks) for r in run] == [3, 3]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["imp_seed0.pt", "imp_seed1.pt"]
+
+
+def test_summarize_and_plot_name_a_missing_metric():
+    from lotterylab.plotting import plot_vs_density
+    from lotterylab.tickets import summarize
+
+    recs = [{"level": 0, "kind": "ticket", "density": 1.0, "acc": 0.9}]
+    with pytest.raises(LotteryLabError, match="metric='accuracy'"):
+        summarize(recs, "accuracy")
+    with pytest.raises(LotteryLabError, match="metric='accuracy'"):
+        plot_vs_density(recs, "accuracy")

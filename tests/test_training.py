@@ -88,3 +88,15 @@ def test_bad_train_arguments(mnist):
         train(net, mnist, TrainConfig(steps=10, batch_size=10_000), seed=0)
     with pytest.raises(LotteryLabError, match="seed"):
         train(net, mnist, TrainConfig(steps=10), seed=-1)
+
+
+def test_bad_evaluate_and_batch_order_arguments(mnist):
+    from lotterylab.models import lenet_300_100
+    from lotterylab.training import batch_order, evaluate
+
+    with pytest.raises(LotteryLabError, match="equal length"):
+        evaluate(lenet_300_100(seed=0), mnist.X_val, mnist.y_val[:3])
+    with pytest.raises(LotteryLabError, match="step"):
+        batch_order(0, 0, n=10, batch_size=2)
+    with pytest.raises(LotteryLabError, match="batch_size"):
+        batch_order(0, 1, n=10, batch_size=11)
