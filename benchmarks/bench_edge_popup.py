@@ -19,6 +19,8 @@ Run: ``.venv/bin/python benchmarks/bench_edge_popup.py [--widths 1 4] [--repeats
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import statistics
 import time
 
@@ -38,7 +40,8 @@ CONFIG = ScoreTrainConfig(epochs=1, batch_size=128, lr=0.1, momentum=0.9, weight
 
 def dense_epoch(width, data, device):
     sizes = lenet_widths(width)
-    net = nn.Sequential(*[m for a, b in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(a, b, bias=False), nn.ReLU())][:-1]).to(device)
+    layers = [m for a, b in itertools.pairwise(sizes) for m in (nn.Linear(a, b, bias=False), nn.ReLU())][:-1]
+    net = nn.Sequential(*layers).to(device)
     opt = torch.optim.SGD(net.parameters(), lr=CONFIG.lr, momentum=CONFIG.momentum, weight_decay=CONFIG.weight_decay)
     X, y = data.X_train.to(device).flatten(1), data.y_train.to(device)
     order = torch.randperm(len(X), generator=make_generator(SEED)).to(device)
@@ -67,7 +70,7 @@ class _SortMask(torch.autograd.Function):
 
 def edge_popup_epoch(width, data, device, *, copies=1, sort=False):
     net = supermask_lenet(width, density=0.5, weight_seed=SEED, score_seed=SEED + 1, copies=copies).to(device)
-    original = supermasks._TopKMask
+    original = supermasks._TopKMask  # swapping the module's top-k for the reference sort (a benchmark only)
     if sort:
         supermasks._TopKMask = _SortMask
     try:
@@ -83,6 +86,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None)
     args = parser.parse_args()
+    os.environ.setdefault("LOTTERYLAB_PROGRESS", "off")  # train_supermask's own bars would clutter the table
     if args.threads:
         torch.set_num_threads(args.threads)
     device = get_device(args.device)
@@ -92,10 +96,10 @@ def main() -> None:
     print(f"{'width':>5} | {'variant':<28} | {'s/epoch':>8} | {'x dense':>7}")
     for width in args.widths:
         variants = {
-            "dense (weights trained)": lambda: dense_epoch(width, data, device),
-            "edge-popup (topk)": lambda: edge_popup_epoch(width, data, device),
-            "edge-popup (full sort)": lambda: edge_popup_epoch(width, data, device, sort=True),
-            "edge-popup, 2 copies / copy": lambda: edge_popup_epoch(width, data, device, copies=2),
+            "dense (weights trained)": lambda w=width: dense_epoch(w, data, device),
+            "edge-popup (topk)": lambda w=width: edge_popup_epoch(w, data, device),
+            "edge-popup (full sort)": lambda w=width: edge_popup_epoch(w, data, device, sort=True),
+            "edge-popup, 2 copies / copy": lambda w=width: edge_popup_epoch(w, data, device, copies=2),
         }
         times = {name: [] for name in variants}
         for rep in range(args.repeats + 1):

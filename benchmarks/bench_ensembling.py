@@ -3,7 +3,7 @@
 Configuration (both ways identical): fit y = x^2 on 1,000 grid points in [-2, 2] with full-batch Adam
 (lr 1e-2), float32, S = 1,000 seeds per width, two-layer networks of width N.
 
-* ``naive``    ``lotterylab.ensembling.train_naive``: one ``nn.Module`` + ``torch.optim.Adam`` (+ StepLR)
+* ``naive``    ``lotterylab.many_seed.train_naive``: one ``nn.Module`` + ``torch.optim.Adam`` (+ StepLR)
                per seed, looped. Far too slow to run for 1,000 seeds, so it is timed on
                ``--naive-seeds`` seeds x ``--naive-steps`` steps and **extrapolated** linearly per
                seed-step (each seed is an independent, identical amount of work; the output says so).
@@ -23,12 +23,13 @@ Options: ``--widths 1 2 4 10 50 --activations silu relu --steps 100 --threads 1 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
 
 from lotterylab.device import get_device
-from lotterylab.ensembling import FitConfig, train_many, train_naive
+from lotterylab.many_seed import FitConfig, train_many, train_naive
 
 C_CEILING_MS_PER_STEP = {("silu", 2): 1.5, ("silu", 50): 31.0}   # shared/notes/perf.md, 1,000 seeds, f32, one core
 
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default=None)
     args = ap.parse_args()
+    os.environ.setdefault("LOTTERYLAB_PROGRESS", "off")   # the table is the output, not per-run bars
     torch.set_num_threads(args.threads)
     device = get_device(args.device)
     config = FitConfig(steps=args.steps, n_points=1000)

@@ -2,7 +2,7 @@
 
 1. **Interpolation path** (LeNet-300-100, the 1,000 test images of the MNIST subset, 30 values of alpha):
    ``naive`` builds one model per alpha (``interpolate`` + ``load_state_dict``) and evaluates it with
-   ``lotterylab.training.evaluate``; ``batched`` is ``lotterylab.stability.evaluate_path`` (``vmap`` over
+   ``lotterylab.training.evaluate``; ``batched`` is ``lotterylab.interpolation.evaluate_path`` (``vmap`` over
    the stacked interpolated weights, 10 alphas per chunk). Both give the same errors (checked).
 2. **Residual-sign trainer** (300 seeds, 2 blocks of width 8, 128 points, 100 full-batch Adam steps):
    ``naive`` trains one network per seed in a Python loop (``train_residual`` with one seed, which is the
@@ -21,9 +21,9 @@ import time
 import torch
 
 from lotterylab.data import load_mnist_subset
+from lotterylab.interpolation import evaluate_path, interpolate
 from lotterylab.models import lenet_300_100
-from lotterylab.residual import ResidualSignConfig, make_task, train_residual
-from lotterylab.stability import evaluate_path, interpolate
+from lotterylab.residual_sign import ResidualSignConfig, make_task, train_residual
 from lotterylab.training import evaluate
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"cpu, {args.threads} thread(s), float32; best of {args.repeats} repeats")
 
-    data = load_mnist_subset()
+    data = load_mnist_subset(device="cpu")
     a, b, host = lenet_300_100(seed=0), lenet_300_100(seed=1), lenet_300_100(seed=2)
     alphas = torch.linspace(0, 1, args.alphas).tolist()
 
@@ -66,8 +66,8 @@ def main() -> None:
     print(f"interpolation path, {args.alphas} alphas x 1,000 images: naive {1e3 * t_naive:7.1f} ms | "
           f"batched {1e3 * t_batched:7.1f} ms | ratio {t_naive / t_batched:5.1f}x")
 
-    cfg = dataclasses.replace(ResidualSignConfig(), steps=100, num_seeds=args.seeds)
-    x, t = make_task(cfg, seed=0)
+    cfg = dataclasses.replace(ResidualSignConfig(), steps=100, n_seeds=args.seeds)
+    x, t = make_task(cfg, seed=0, device="cpu")
 
     def loop():
         return torch.cat([train_residual(cfg, x, t, sign=-1, seeds=[s]).final_loss for s in range(args.naive_seeds)])

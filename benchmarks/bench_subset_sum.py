@@ -32,9 +32,9 @@ def fastest(fn, repeats):
     return best, out
 
 
-def naive_coverage(n_max, trials, grid, seed):
-    out = np.zeros((trials, n_max))
-    for t in range(trials):
+def naive_coverage(n_max, n_trials, grid, seed):
+    out = np.zeros((n_trials, n_max))
+    for t in range(n_trials):
         x = (torch.rand(n_max, generator=torch.Generator().manual_seed(seed + t), dtype=torch.float64) * 2 - 1).numpy()
         for n in range(1, n_max + 1):
             sums = np.array([sum(c) for r in range(n + 1) for c in itertools.combinations(x[:n], r)])
@@ -48,7 +48,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[12, 16, 18, 20])
     parser.add_argument("--n-max", type=int, default=14)
-    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--n-trials", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
@@ -61,16 +61,17 @@ def main():
     for m in args.sizes:
         items = torch.rand(1, m, generator=g, dtype=torch.float64) * 2 - 1
         target = torch.tensor([0.3], dtype=torch.float64)
-        t_bf, (_, e_bf) = fastest(lambda: brute_force_subset_sum(items[0], 0.3), args.repeats)
-        t_mm, (_, e_mm) = fastest(lambda: best_subset_sums(items, target), args.repeats)
+        t_bf, (_, e_bf) = fastest(lambda items=items: brute_force_subset_sum(items[0], 0.3), args.repeats)
+        t_mm, (_, e_mm) = fastest(lambda items=items, target=target: best_subset_sums(items, target), args.repeats)
         assert abs(e_bf - float(e_mm[0])) < 1e-12
         print(f"{'m = ' + str(m):<22} | {t_bf * 1e3:12.2f} ms | {t_mm * 1e3:11.2f} ms | {t_bf / t_mm:7.1f}x")
 
     grid = np.linspace(-1, 1, 2001)
-    t_naive, ref = fastest(lambda: naive_coverage(args.n_max, args.trials, grid, 0), 1)
-    t_fast, got = fastest(lambda: coverage_error(args.n_max, args.trials, grid_size=2001, seed=0), args.repeats)
+    t_naive, ref = fastest(lambda: naive_coverage(args.n_max, args.n_trials, grid, 0), 1)
+    t_fast, got = fastest(lambda: coverage_error(args.n_max, args.n_trials, n_grid=2001, seed=0, device="cpu"),
+                          args.repeats)
     assert np.allclose(ref, got.numpy(), atol=1e-12)
-    print(f"\ncoverage, n = 1..{args.n_max}, {args.trials} trials, 2,001 targets: naive loop {t_naive:.2f} s, "
+    print(f"\ncoverage, n = 1..{args.n_max}, {args.n_trials} trials, 2,001 targets: naive loop {t_naive:.2f} s, "
           f"batched {t_fast:.3f} s, ratio {t_naive / t_fast:.0f}x")
 
 

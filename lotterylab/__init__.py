@@ -1,25 +1,59 @@
 """lotterylab: the support package of the lotterylab course on the lottery ticket hypothesis.
 
-One module per idea; the folder reads like the syllabus:
+One module per idea; the folder reads like the syllabus.
 
-- :mod:`lotterylab.device`, :mod:`lotterylab.seeding`, :mod:`lotterylab.presets`: where and how big;
-- :mod:`lotterylab.data`: the shipped MNIST subset and a full-MNIST loader;
-- :mod:`lotterylab.models`: LeNet-300-100;
-- :mod:`lotterylab.pruning`: masks and magnitude pruning;
-- :mod:`lotterylab.training`: masked training and evaluation;
-- :mod:`lotterylab.tickets`: iterative magnitude pruning with reset/rewinding and its controls;
-- :mod:`lotterylab.stability`: linear interpolation between networks, the error barrier, instability
-  analysis; :mod:`lotterylab.residual`: the residual-sign side experiment;
-- :mod:`lotterylab.supermasks`: edge-popup and biprop (frozen random weights, trainable scores),
-  supermask ablations, quantisation, mask overlap; :mod:`lotterylab.subset_sum`: random subset sums
-  and the pruning construction behind the strong lottery ticket theorems;
-- :mod:`lotterylab.tangent`: linearised networks, the empirical NTK and the one-step tangent solve;
-- :mod:`lotterylab.ensembling`: many tiny two-layer networks trained at once (one tensor program over
-  seeds); :mod:`lotterylab.scaling`: resumable width sweeps, power-law fits and ticket analyses;
-- :mod:`lotterylab.results`, :mod:`lotterylab.progress`: resumable results and progress bars;
-- :mod:`lotterylab.plotting`: plots that take and return a matplotlib ``Axes``;
-- :mod:`lotterylab.widgets`: controls that switch precomputed panels, also in the static HTML.
+Where, how big, and the plumbing every chapter shares:
+  ``device``, ``seeding``, ``presets``, ``errors``, ``progress``; ``results`` (the one resumable
+  results cache); ``plotting`` (shared plot helpers: one palette, the axes helper, the density
+  axis, the run label); ``widgets`` (controls that switch precomputed panels, also in static HTML).
 
+Data and networks:
+  ``data`` (the shipped MNIST subset, a full-MNIST loader); ``models`` (LeNet-300-100, a small
+  ConvNet, the NTK-parameterised MLP).
+
+Part 1, the original hypothesis (chapters 1-2):
+  ``pruning`` (masks, magnitude pruning); ``training`` (masked training, the data order that a
+  rewound network continues); ``tickets`` (iterative magnitude pruning with reset or rewinding, and
+  its controls); ``interpolation`` (the line between two networks, the error barrier);
+  ``stability`` (instability analysis); ``residual_sign`` (the residual-sign side experiment).
+
+Part 2, tickets without training (chapters 3-5):
+  ``supermasks`` (edge-popup and biprop: frozen random weights, trainable scores); ``zhou_masks``
+  (Zhou et al.'s masks on trained networks and their ablations); ``multi_prize`` (quantisation,
+  multigraph masks, mask overlap); ``subset_sum`` (random subset sums); ``strong_lth`` (the pruning
+  construction behind the strong-LTH theorems); ``theory_experiments`` (chapter 4's sweeps).
+
+Part 3, tickets and scale (chapters 6-7):
+  ``tangent`` (linearised networks, the empirical NTK); ``tangent_fit`` (the one-step tangent solve,
+  gradient descent on MSE, movement measures); ``lazy_training`` (chapter 6's width experiment);
+  ``two_layer`` (the tiny two-layer network, batched over seeds); ``many_seed`` (the many-seed
+  trainer: thousands of tiny networks as one tensor program); ``scaling`` (resumable width sweeps,
+  power-law fits); ``ensembling`` (ensembles of tickets); ``ticket_analysis`` (what the best tiny
+  networks compute).
+
+The names table: one name per concept, everywhere.
+
+============  ==================  =============================================================
+concept       name                meaning
+============  ==================  =============================================================
+updates       ``steps``           optimiser steps; ``epochs`` only where full passes over the data
+                                  are the unit (edge-popup's score training)
+counts        ``n_*``             ``n_points``, ``n_seeds``, ``n_trials``... never ``num_*``
+kept weights  ``density``         the kept fraction; ``sparsity = 1 - density``; a per-round rate
+                                  is ``prune_fraction``
+progress      ``progress``        a tqdm-like bar to update, or None: the function makes its own bar
+                                  (its mode from ``$LOTTERYLAB_PROGRESS``)
+device        ``device=None``     the inputs' device, else :func:`get_device`
+dtype         ``dtype``           a ``torch.dtype``
+masks         ``Mask``            every function that takes a mask accepts a
+                                  :class:`lotterylab.pruning.Mask`
+configs       ``*Config``         frozen dataclasses, validated on construction;
+                                  ``for_preset(preset, **overrides)``
+results       dataclasses         trainers and experiments return dataclasses
+seeds         ``seed``/``seeds``  explicit; nothing reseeds the global RNG behind the caller's back
+============  ==================  =============================================================
+
+Every bad argument raises :class:`LotteryLabError` naming the argument and what it allows.
 Importing the package has no side effects: it seeds nothing, sets no style and opens no connection.
 
 Example:

@@ -14,6 +14,7 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lotterylab.errors import check_choice, check_positive_int
+from lotterylab.errors import LotteryLabError, check_choice, check_positive_float, check_positive_int
 from lotterylab.seeding import make_generator
 
 __all__ = [
@@ -145,16 +146,20 @@ class TangentMLP(nn.Module):
 
     def __init__(self, in_features: int, hidden: Sequence[int], out_features: int = 1, *,
                  parameterization: str = "ntk", bias_std: float = 0.1, seed: int = 0) -> None:
+
         super().__init__()
         check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence) or not hidden:
+            raise LotteryLabError(f"hidden={hidden!r} must be a non-empty list of integer widths, e.g. [256].")
         sizes = [check_positive_int("in_features", in_features)]
-        sizes += [check_positive_int("hidden width", int(h)) for h in hidden]
+        sizes += [check_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden)]  # 2.7 is refused, not cut to 2
         sizes += [check_positive_int("out_features", out_features)]
-        self.parameterization, self.bias_std = parameterization, float(bias_std)
+        self.parameterization = parameterization
+        self.bias_std = check_positive_float("bias_std", bias_std, allow_zero=True)
         g = make_generator(seed)
         self.layers = nn.ModuleList()
         self.scales: list[float] = []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             layer = nn.Linear(fan_in, fan_out)
             w_std = (1.0 if i == len(sizes) - 2 else math.sqrt(2.0)) / math.sqrt(fan_in)
             with torch.no_grad():

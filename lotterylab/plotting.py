@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lotterylab.errors import LotteryLabError
+
 __all__ = [
     "KIND_STYLE",
     "PALETTE",
@@ -126,8 +128,6 @@ def plot_vs_density(records: Iterable[Mapping], metric: str, *, kinds: Sequence[
     records = list(records)
     missing = [r for r in records if metric not in r or "density" not in r or "kind" not in r]
     if missing:
-        from lotterylab.errors import LotteryLabError
-
         raise LotteryLabError(f"every record needs 'kind', 'density' and metric={metric!r}; one has {sorted(missing[0])}.")
     ax = get_ax(ax)
     kinds = list(kinds) if kinds is not None else [k for k in KIND_STYLE if any(r["kind"] == k for r in records)]
@@ -184,4 +184,43 @@ def plot_learning_curves(histories: Sequence[Mapping], labels: Sequence[str], *,
     ax.set_xlabel("training step")
     ax.set_ylabel(metric)
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence], *, ax=None, xlabel: str = "",
+                     ylabel: str = "test accuracy (%)", logx: bool = False, chance: float | None = 10.0,
+                     styles: Mapping[str, dict] | None = None, legend: str | None = "best"):
+    """One line per entry of ``series`` (label -> values, or label -> list of per-seed values:
+    mean line with min-max band) against ``x``; a dotted line at ``chance``. The x ticks are the
+    values of ``x``; ``legend`` is its location (``None``: no legend).
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> plot_accuracy_vs([1, 2], {"a": [50, [60, 70]]}).get_ylabel()
+    'test accuracy (%)'
+    """
+    x = list(x)
+    if not isinstance(series, Mapping):
+        raise LotteryLabError(f"series must be a dict label -> values, not {type(series).__name__}.")
+    for label, vals in series.items():
+        if len(vals) != len(x):
+            raise LotteryLabError(f"series[{label!r}] has {len(vals)} values but x has {len(x)}.")
+    ax = get_ax(ax)
+    for label, vals in series.items():
+        arr = [np.atleast_1d(np.asarray(v, dtype=float)) for v in vals]
+        mean = np.array([a.mean() for a in arr])
+        style = {"marker": "o", "ms": 4, **(styles or {}).get(label, {})}
+        line, = ax.plot(x, mean, label=label, **style)
+        if any(len(a) > 1 for a in arr):
+            ax.fill_between(x, [a.min() for a in arr], [a.max() for a in arr], color=line.get_color(), alpha=0.2)
+    if chance is not None:
+        ax.axhline(chance, color=PALETTE["random"], ls=":", lw=1, label="chance")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{v:g}" for v in x])
+    ax.minorticks_off()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend is not None:
+        ax.legend(fontsize="small", loc=legend)
     return ax

@@ -122,10 +122,17 @@ def model_name(model_fn: Any) -> str:
     return f"{model_fn.__module__}.{qualname}"
 
 
-def _plain(config: Any) -> Any:
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return dataclasses.asdict(config)
-    return config
+def _plain(value: Any) -> Any:
+    """Dataclasses (also nested in dicts, lists and tuples) as plain dicts, so a key loads safely."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, torch.dtype):
+        return str(value)
+    return value
 
 
 def experiment_key(version: int | str, *, config: Any = None, data: Any = None, model: Any = None,

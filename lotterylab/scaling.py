@@ -1,70 +1,55 @@
-"""Scaling sweeps over width and activation, and the analyses of Liu and Tegmark's lottery-ticket story.
+"""Scaling sweeps over width and activation: loss against width, and the power law it follows.
 
 :func:`run_sweep` trains ``n_seeds`` networks per (activation, width) with
-:func:`lotterylab.ensembling.train_many` and checkpoints each pair under a directory with its key and
-provenance (:mod:`lotterylab.results`), so an interrupted sweep resumes and a stale or corrupted file
-is recomputed. The helpers below read the results: medians that skip (and count) diverged seeds, a
-log-log power-law fit, the harmonic-mean ensemble, symmetric-neuron pairs ("tickets") and their
-errors, distilling a width-2 network from a wide one, PCA of small networks. Plot functions take and
-return a matplotlib ``Axes``.
+:func:`lotterylab.many_seed.train_many` and caches each pair in its own file
+(:func:`lotterylab.results.cached`), so an interrupted sweep resumes and a stale, corrupt or
+wrong-shape file is recomputed. The helpers read the results: medians that skip (and count) diverged
+seeds, and a log-log power-law fit. Plot functions take and return a matplotlib ``Axes``.
 
 Example:
-    >>> import numpy as np
     >>> fit = fit_power_law([1, 2, 4, 8], [1.0, 0.5, 0.25, 0.125])
     >>> round(fit.exponent, 6)
     -1.0
-    >>> float(harmonic_ensemble(np.array([2.0]), np.array([2.0]), n=1)[0])
-    1.0
 """
 from __future__ import annotations
 
 import dataclasses
 import re
-import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from lotterylab.ensembling import (
-    ACTIVATIONS,
-    TARGETS,
-    FitConfig,
-    ManyRun,
-    Params,
-    _act,
-    forward,
-    train_many,
-)
+from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
+from lotterylab.many_seed import TARGETS, FitConfig, ManyRun, input_dim, train_many
+from lotterylab.plotting import PALETTE, get_ax
 from lotterylab.presets import pick
-from lotterylab.results import load_results, save_results
+from lotterylab.progress import check_progress, progress_bar
+from lotterylab.results import cached, experiment_key
+from lotterylab.two_layer import ACTIVATIONS, Params, check_dtype, forward
 
 __all__ = [
+    "ACTIVATION_COLORS",
+    "VERSION",
     "PowerLaw",
     "Sweep",
     "SweepConfig",
-    "canonical_width2",
-    "distill_width2",
+    "finite_losses",
     "fit_power_law",
-    "harmonic_ensemble",
     "median_loss",
-    "pair_neurons",
-    "pca",
-    "plot_ensembling",
     "plot_fitted_functions",
     "plot_loss_histograms",
-    "plot_neuron_scatter",
-    "plot_pca",
     "plot_scaling",
-    "plot_ticket_errors",
     "run_sweep",
-    "ticket_analysis",
+    "sweep_key",
 ]
 
-COLORS = {"silu": "#1f77b4", "relu": "#d62728", "leaky_relu": "#ff7f0e", "tanh": "#2ca02c"}
+VERSION = 1   # bump when a code change alters the numbers a sweep computes
+ACTIVATION_COLORS = {"silu": PALETTE["ticket"], "relu": PALETTE["reinit"], "leaky_relu": PALETTE["other"],
+                     "tanh": PALETTE["dense"]}
 
 
 @dataclass(frozen=True)
@@ -76,26 +61,43 @@ class SweepConfig:
     n_seeds: int = 1000
     target: str = "x^2"
     fit: FitConfig = field(default_factory=FitConfig)
-    dtype: str = "float32"
+    dtype: torch.dtype = torch.float32
     compile: bool = False
 
     def __post_init__(self):
-        if not self.activations or not self.widths:
-            raise LotteryLabError("activations and widths must be non-empty.")
+        for name in ("activations", "widths"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, Sequence) or not value:
+                raise LotteryLabError(f"{name}={value!r} must be a non-empty tuple.")
+            if len(set(value)) != len(value):
+                raise LotteryLabError(f"{name}={value!r} must not repeat an entry.")
+            object.__setattr__(self, name, tuple(value))
         for a in self.activations:
             check_choice("activation", a, ACTIVATIONS)
         for n in self.widths:
             check_positive_int("width", n)
         check_positive_int("n_seeds", self.n_seeds)
         check_choice("target", self.target, TARGETS)
-        check_choice("dtype", self.dtype, ("float32", "float64"))
+        if not isinstance(self.fit, FitConfig):
+            raise LotteryLabError(f"fit must be a FitConfig, not {type(self.fit).__name__}.")
+        check_dtype(self.dtype)
+        check_choice("compile", self.compile, (False, True))
 
     @classmethod
     def for_preset(cls, preset: str, **overrides) -> SweepConfig:
-        """``full``: the paper (1,000 seeds, 50,000 steps, 1,000 points). ``quick``: 100 seeds,
-        4,000 steps (x0.2 every 800), 256 points, same widths."""
+        """``full``: the paper (1,000 seeds, 50,000 steps, 1,000 points, compiled). ``quick``: 100 seeds,
+        4,000 steps (x0.2 every 800), 256 points, same widths. ``overrides`` replace fields.
+
+        Example:
+            >>> SweepConfig.for_preset("quick", widths=(1, 2)).widths
+            (1, 2)
+        """
         base = pick(preset, quick=cls(n_seeds=100, fit=FitConfig.for_preset("quick")),
                     full=cls(fit=FitConfig.for_preset("full"), compile=True))
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise LotteryLabError(f"overrides {unknown} are not SweepConfig fields; choose from "
+                                  f"{[f.name for f in dataclasses.fields(cls)]}.")
         return dataclasses.replace(base, **overrides)
 
     @property
@@ -105,14 +107,17 @@ class SweepConfig:
 
 @dataclass
 class Sweep:
-    """Results of :func:`run_sweep`: ``runs[(activation, width)]`` is a :class:`ManyRun`."""
+    """Results of :func:`run_sweep`: ``runs[(activation, width)]`` is a :class:`ManyRun` (CPU tensors)."""
 
     config: SweepConfig
     runs: dict = field(default_factory=dict)
     recomputed: list = field(default_factory=list)
 
     def losses(self, activation: str, width: int) -> np.ndarray:
-        return self.runs[(activation, width)].losses.double().numpy()
+        if (activation, width) not in self.runs:
+            raise LotteryLabError(f"(activation, width)={(activation, width)!r} is not in this sweep; "
+                                  f"choose from {sorted(self.runs)}.")
+        return self.runs[(activation, width)].losses.double().cpu().numpy()
 
     def medians(self, activation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Widths, median loss over finite seeds, and the number of diverged seeds per width."""
@@ -122,78 +127,108 @@ class Sweep:
 
     def quantiles(self, activation: str, q: Sequence[float] = (0.1, 0.9)) -> np.ndarray:
         """(len(q), len(widths)) quantiles of the finite losses."""
-        return np.array([[np.quantile(_finite(self.losses(activation, n)), qq) for n in self.config.widths] for qq in q])
+        return np.array([[np.quantile(finite_losses(self.losses(activation, n)), qq) for n in self.config.widths]
+                         for qq in q])
 
     @property
     def n_diverged(self) -> int:
         return sum(r.n_diverged for r in self.runs.values())
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+def sweep_key(config: SweepConfig, activation: str, width: int, device) -> dict:
+    """The cache key of one (activation, width) of a sweep: what decides its numbers, not the other widths.
+
+    Example:
+        >>> sweep_key(SweepConfig(n_seeds=2), "silu", 3, "cpu")["width"]
+        3
+    """
+    if not isinstance(config, SweepConfig):
+        raise LotteryLabError(f"config must be a SweepConfig, not {type(config).__name__}.")
+    fit = dataclasses.asdict(config.fit)   # plain values: the key is read back before any class is allowed
+    return experiment_key(VERSION, config={"target": config.target, "fit": fit, "compile": config.compile},
+                          seeds=config.seeds, device=device, dtype=config.dtype, activation=activation, width=width)
 
 
-def _key(config: SweepConfig, activation: str, width: int, device: torch.device) -> dict:
-    return {"experiment": "ensembling-sweep", "activation": activation, "width": width, "seeds": config.seeds,
-            "target": config.target, "fit": dataclasses.asdict(config.fit), "dtype": config.dtype,
-            "compile": config.compile, "device": device.type}
-
-
-def _valid(payload, n_seeds: int, width: int) -> bool:
-    try:
-        ok = payload["losses"].shape == (n_seeds,) and payload["w"].shape[:2] == (n_seeds, width)
-        return ok and all(payload[k].shape == (n_seeds, width) for k in "bv") and payload["c"].shape == (n_seeds,)
-    except (KeyError, TypeError, AttributeError):
+def _is_run(payload, n_seeds: int, width: int, in_dim: int) -> bool:
+    if not isinstance(payload, ManyRun) or not isinstance(payload.params, Params):
         return False
+    p = payload.params
+    return (tuple(payload.losses.shape) == (n_seeds,)
+            and tuple(p.w.shape) == (n_seeds, width, in_dim) and tuple(p.b.shape) == tuple(p.v.shape) == (n_seeds, width)
+            and tuple(p.c.shape) == (n_seeds,))
 
 
 def run_sweep(config: SweepConfig, directory: str | Path, *, device=None, progress=None) -> Sweep:
-    """Train (or load) every (activation, width) of ``config``; one checkpoint file per pair.
+    """Train (or load) every (activation, width) of ``config``; one cached file per pair.
 
-    A file is reused only if its key (config, seeds, device, dtype) and the package's source hash
-    match and its arrays have the right shapes; anything else is recomputed and overwritten.
-    ``progress`` is an optional tqdm-like bar (counted in seed-steps).
+    A file is reused only if its key (:func:`sweep_key`: config, seeds, device type, dtype, ``VERSION``)
+    matches and its arrays have the right shapes; anything else is recomputed and overwritten.
+    ``device`` None means :func:`lotterylab.get_device`. ``progress``: a tqdm-like bar (counted in
+    seed-steps) or None for a bar of its own. The returned runs hold CPU tensors, trained now or loaded.
+
+    Example:
+        >>> import tempfile
+        >>> cfg = SweepConfig(activations=("relu",), widths=(2,), n_seeds=3, fit=FitConfig(steps=5))
+        >>> run_sweep(cfg, tempfile.mkdtemp(), device="cpu").recomputed
+        [('relu', 2)]
     """
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    directory = Path(directory)
+    if not isinstance(config, SweepConfig):
+        raise LotteryLabError(f"config must be a SweepConfig, not {type(config).__name__}.")
+    if not isinstance(directory, (str, Path)):
+        raise LotteryLabError(f"directory must be a path, not {type(directory).__name__}.")
+    check_progress(progress)
+    device, directory = get_device(device), Path(directory)
+    in_dim = input_dim(config.target)
+    bar = progress if progress is not None else progress_bar(
+        total=config.n_seeds * config.fit.steps * len(config.widths) * len(config.activations),
+        desc="sweep (seed-steps)", unit_scale=True)
     sweep = Sweep(config)
-    for act in config.activations:
-        for width in config.widths:
-            path = directory / f"{_slug(config.target)}_{act}_N{width}.pt"
-            key = _key(config, act, width, device)
-            payload = load_results(path, key=key)
-            if payload is not None and not _valid(payload, config.n_seeds, width):
-                warnings.warn(f"{path} has arrays of the wrong shape; recomputing.", stacklevel=2)
-                payload = None
-            if payload is None:
-                run = train_many(config.seeds, width, config.fit, activation=act, target=config.target,
-                                 dtype=config.dtype, device=device, compile=config.compile, progress=progress)
-                payload = {"losses": run.losses, "w": run.params.w, "b": run.params.b, "v": run.params.v,
-                           "c": run.params.c, "seconds": run.seconds, "compiled": run.compiled}
-                save_results(path, payload, key=key)
-                sweep.recomputed.append((act, width))
-            elif progress is not None:
-                progress.update(config.n_seeds * config.fit.steps)
-            params = Params(payload["w"], payload["b"], payload["v"], payload["c"])
-            sweep.runs[(act, width)] = ManyRun(config.seeds, act, config.target, params, payload["losses"],
-                                               payload["seconds"], payload["compiled"])
+    try:
+        for act in config.activations:
+            for width in config.widths:
+                def compute(act=act, width=width):
+                    sweep.recomputed.append((act, width))
+                    return train_many(config.seeds, width, config.fit, activation=act, target=config.target,
+                                      dtype=config.dtype, device=device, compile=config.compile, progress=bar).to("cpu")
+
+                path = directory / f"{re.sub(r'[^A-Za-z0-9]+', '_', config.target).strip('_')}_{act}_N{width}.pt"
+                run = cached(path, sweep_key(config, act, width, device), compute,
+                             validate=lambda r, w=width: _is_run(r, config.n_seeds, w, in_dim))
+                if sweep.recomputed[-1:] != [(act, width)]:
+                    bar.update(config.n_seeds * config.fit.steps)
+                sweep.runs[(act, width)] = run
+    finally:
+        if progress is None:
+            bar.close()
     return sweep
 
 
-# ---------------------------------------------------------------------------------------------- analysis
+def finite_losses(losses) -> np.ndarray:
+    """The finite entries of ``losses`` as float64 (the seeds that did not diverge).
 
-def _finite(losses) -> np.ndarray:
-    losses = np.asarray(losses, dtype=float)
+    Example:
+        >>> finite_losses([1.0, float("nan"), 2.0]).tolist()
+        [1.0, 2.0]
+    """
+    try:
+        losses = np.asarray(losses.cpu() if isinstance(losses, torch.Tensor) else losses, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise LotteryLabError(f"losses must be numbers (a sequence, array or tensor); got {type(losses).__name__}.") from None
     return losses[np.isfinite(losses)]
 
 
 def median_loss(losses) -> tuple[float, int]:
-    """Median over the finite losses and the number of non-finite ones (never silently averaged in)."""
-    losses = np.asarray(losses, dtype=float)
-    good = _finite(losses)
+    """Median over the finite losses and the number of non-finite ones (never silently averaged in).
+
+    Example:
+        >>> median_loss([1.0, 3.0, float("inf"), 2.0])
+        (2.0, 1)
+    """
+    good = finite_losses(losses)
     if good.size == 0:
         raise LotteryLabError("losses has no finite value: every seed diverged.")
-    return float(np.median(good)), int(losses.size - good.size)
+    return float(np.median(good)), int(np.size(np.asarray(losses.cpu() if isinstance(losses, torch.Tensor) else losses))
+                                       - good.size)
 
 
 @dataclass(frozen=True)
@@ -211,133 +246,50 @@ class PowerLaw:
 
 def fit_power_law(widths, values, lo: float | None = None, hi: float | None = None) -> PowerLaw:
     """Least-squares line through (log N, log value) for lo <= N <= hi (default: all widths)."""
-    n, v = np.asarray(widths, dtype=float), np.asarray(values, dtype=float)
+    n, v = np.asarray(widths, dtype=float).reshape(-1), np.asarray(values, dtype=float).reshape(-1)
+    if n.shape != v.shape:
+        raise LotteryLabError(f"widths and values must have the same length; got {n.size} and {v.size}.")
+    if n.size == 0 or not np.all(np.isfinite(n) & (n > 0)):
+        raise LotteryLabError(f"widths={widths!r} must be positive finite numbers.")
     lo = n.min() if lo is None else lo
     hi = n.max() if hi is None else hi
     sel = (n >= lo) & (n <= hi) & np.isfinite(v) & (v > 0)
-    if sel.sum() < 2:
-        raise LotteryLabError(f"fit range [{lo}, {hi}] holds fewer than two positive values to fit.")
+    if sel.sum() < 2 or len(np.unique(n[sel])) < 2:
+        raise LotteryLabError(f"fit range [{lo}, {hi}] holds fewer than two distinct widths with positive values.")
     slope, icpt = np.polyfit(np.log(n[sel]), np.log(v[sel]), 1)
     return PowerLaw(float(slope), float(np.exp(icpt)), float(lo), float(hi))
 
 
-def harmonic_ensemble(losses_a, losses_b=None, *, n: int = 10_000, seed: int = 0) -> np.ndarray:
-    """Losses of ``n`` ensembles of two networks drawn at random, one from each histogram.
-
-    Two predictors with independent zero-mean errors of losses l1, l2, combined with the best
-    weights, have loss (1/l1 + 1/l2)^-1: half their harmonic mean. Non-finite losses are dropped.
-    """
-    check_positive_int("n", n)
-    a = _finite(losses_a)
-    b = a if losses_b is None else _finite(losses_b)
-    if a.size == 0 or b.size == 0:
-        raise LotteryLabError("harmonic_ensemble needs finite losses in both histograms.")
-    rng = np.random.default_rng(seed)
-    la, lb = rng.choice(a, n), rng.choice(b, n)
-    return 1.0 / (1.0 / la + 1.0 / lb)
-
-
-def pair_neurons(w, b) -> list[tuple[int, int]]:
-    """Greedily pair neurons (w_i, b_i) with mirror partners (-w_j, b_j), closest pairs first.
-
-    ``w`` (N,) or (N, 1) and ``b`` (N,) of ONE network. With N odd the leftover neuron is dropped.
-    """
-    w, b = np.asarray(w, dtype=float).reshape(len(b), -1)[:, 0], np.asarray(b, dtype=float)
-    n = len(w)
-    cost = np.abs(w[:, None] + w[None, :]) + np.abs(b[:, None] - b[None, :])
-    cost[np.arange(n), np.arange(n)] = np.inf
-    free, pairs = set(range(n)), []
-    for flat in np.argsort(cost, axis=None):
-        i, j = divmod(int(flat), n)
-        if i < j and i in free and j in free:
-            pairs.append((i, j))
-            free -= {i, j}
-    return pairs
-
-
-def ticket_analysis(params: Params, index: int, x: torch.Tensor, y: torch.Tensor, activation: str = "silu") -> dict:
-    """Disentangle network ``index`` into its neuron-pair tickets.
-
-    Each ticket t_k(x) = v_i a_i(x) + v_j a_j(x) is regressed on the target (y ~ alpha t_k + beta);
-    returns ``pairs``, their ``r2``, the ``errors`` (y minus each ticket's fit, (K, D)) and the
-    ``correlation`` matrix of those errors (normalised inner products).
-    """
-    w, b, v = (t[index].double() for t in (params.w, params.b, params.v))
-    a = _act(activation, w[:, :1] * x.double()[:, 0] + b[:, None])           # (N, D)
-    pairs = pair_neurons(w, b)
-    yy = y.double()
-    tickets = torch.stack([v[i] * a[i] + v[j] * a[j] for i, j in pairs])      # (K, D)
-    errors, r2 = [], []
-    for t in tickets:
-        design = torch.stack([t, torch.ones_like(t)], 1)
-        coef = torch.linalg.lstsq(design, yy[:, None]).solution[:, 0]
-        e = yy - design @ coef
-        errors.append(e)
-        r2.append(float(1 - (e ** 2).sum() / ((yy - yy.mean()) ** 2).sum()))
-    errors = torch.stack(errors)
-    unit = errors / errors.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    return {"pairs": pairs, "r2": np.array(r2), "errors": errors.numpy(), "correlation": (unit @ unit.T).numpy()}
-
-
-def distill_width2(params: Params, index: int, x: torch.Tensor, y: torch.Tensor, activation: str = "silu") -> tuple[Params, float]:
-    """A width-2 network from network ``index``'s best ticket: its two neurons' (w, b) copied, the output
-    layer (v1, v2, c) refitted by least squares. Returns the width-2 :class:`Params` and its MSE."""
-    info = ticket_analysis(params, index, x, y, activation)
-    i, j = info["pairs"][int(np.argmax(info["r2"]))]
-    w = params.w[index, [i, j]].double()
-    b = params.b[index, [i, j]].double()
-    a = _act(activation, w[:, :1] * x.double()[:, 0] + b[:, None])           # (2, D)
-    design = torch.cat([a.T, torch.ones(a.shape[1], 1, dtype=torch.float64)], 1)
-    coef = torch.linalg.lstsq(design, y.double()[:, None]).solution[:, 0]
-    small = Params(w[None], b[None], coef[None, :2], coef[2:3])
-    loss = float(((forward(small, x.double(), activation) - y.double()) ** 2).mean())
-    return small, loss
-
-
-def canonical_width2(params: Params) -> np.ndarray:
-    """(S, 7) parameters of width-2, one-input networks with the two neurons ordered by w (w1 >= w2),
-    so the permutation symmetry does not split one solution into two clusters."""
-    if params.w.shape[1:] != (2, 1):
-        raise LotteryLabError(f"canonical_width2 needs width-2 one-input networks; got w of shape {tuple(params.w.shape)}.")
-    order = torch.argsort(params.w[:, :, 0], dim=1, descending=True)
-    take = lambda t: torch.gather(t, 1, order)
-    return torch.cat([take(params.w[:, :, 0]), take(params.b), take(params.v), params.c[:, None]], 1).double().numpy()
-
-
-def pca(data, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Scores (S, k), components (k, P) and explained-variance ratios (k,) of the rows of ``data``."""
-    data = np.asarray(data, dtype=float)
-    centred = data - data.mean(0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    return centred @ vt[:k].T, vt[:k], (s ** 2 / (s ** 2).sum())[:k]
-
-
 # ------------------------------------------------------------------------------------------------- plots
 
-def _ax(ax):
-    import matplotlib.pyplot as plt
-
-    return ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+def _check_sweep(sweep, activations):
+    if not isinstance(sweep, Sweep):
+        raise LotteryLabError(f"sweep must be a Sweep (from run_sweep), not {type(sweep).__name__}.")
+    activations = tuple(activations or sweep.config.activations)
+    for act in activations:
+        check_choice("activations", act, sweep.config.activations)
+    return activations
 
 
 def plot_scaling(sweep: Sweep, activations: Sequence[str] | None = None, *, fits: dict | None = None,
                  mark_width: int | None = None, refs: bool = True, ax=None):
     """Median loss vs width (log-log) with 10-90% bands, fitted power laws and N^-1, N^-4 guides."""
-    ax = _ax(ax)
-    activations = activations or sweep.config.activations
+    activations = _check_sweep(sweep, activations)
+    if mark_width is not None:
+        check_choice("mark_width", mark_width, sweep.config.widths)
+    ax = get_ax(ax)
     for act in activations:
-        n, med, bad = sweep.medians(act)
+        n, med, _ = sweep.medians(act)
         q = sweep.quantiles(act)
-        color = COLORS.get(act)
+        color = ACTIVATION_COLORS.get(act)
         ax.plot(n, med, "o-", color=color, ms=4, label=f"{act} (median)")
         ax.fill_between(n, q[0], q[1], color=color, alpha=0.15)
         if fits and act in fits:
             f = fits[act]
             nn = np.geomspace(f.lo, f.hi, 20)
             ax.plot(nn, f(nn), "--", color=color, lw=1.2, label=f"{act} fit: $N^{{{f.exponent:.2f}}}$ on [{f.lo:g}, {f.hi:g}]")
-        if mark_width is not None and mark_width in list(n):
-            k = list(n).index(mark_width)
-            ax.plot([mark_width], [med[k]], "o", ms=12, mfc="none", mec="k", mew=1.5)
+        if mark_width is not None:
+            ax.plot([mark_width], [med[list(n).index(mark_width)]], "o", ms=12, mfc="none", mec="k", mew=1.5)
     if refs:
         n_all = np.array(sweep.config.widths, dtype=float)
         anchor = sweep.medians(activations[0])[1][-1]
@@ -353,14 +305,19 @@ def plot_scaling(sweep: Sweep, activations: Sequence[str] | None = None, *, fits
     return ax
 
 
-def plot_loss_histograms(losses_by_label: dict, *, bins: int = 40, ax=None, colors=None, density: bool = False):
+def plot_loss_histograms(losses_by_label: Mapping, *, bins: int = 40, ax=None, colors=None, density: bool = False):
     """Histograms of log10(loss), one per entry (finite losses only; the count of diverged seeds in the label)."""
-    ax = _ax(ax)
-    finite = {k: _finite(v) for k, v in losses_by_label.items()}
+    if not isinstance(losses_by_label, Mapping) or not losses_by_label:
+        raise LotteryLabError("losses_by_label must be a non-empty dict {label: losses}.")
+    check_positive_int("bins", bins)
+    finite = {k: finite_losses(v) for k, v in losses_by_label.items()}
+    if not any(v.size for v in finite.values()):
+        raise LotteryLabError("losses_by_label has no finite loss to draw: every seed diverged.")
+    ax = get_ax(ax)
     lows = np.log10(np.concatenate([v for v in finite.values() if v.size]).clip(1e-30))
     edges = np.linspace(lows.min(), lows.max() + 1e-9, bins + 1)
     for k, (label, v) in enumerate(finite.items()):
-        n_bad = len(np.asarray(losses_by_label[label])) - v.size
+        n_bad = np.size(np.asarray(losses_by_label[label])) - v.size
         extra = f" ({n_bad} diverged)" if n_bad else ""
         ax.hist(np.log10(v.clip(1e-30)), bins=edges, alpha=0.55, label=f"{label}{extra}",
                 color=None if colors is None else colors[k], density=density)
@@ -372,62 +329,20 @@ def plot_loss_histograms(losses_by_label: dict, *, bins: int = 40, ax=None, colo
 
 def plot_fitted_functions(params: Params, indices: Sequence[int], x: torch.Tensor, y: torch.Tensor,
                           activation: str = "silu", *, ax=None):
-    """The target and the functions of a few trained networks on the training interval."""
-    ax = _ax(ax)
-    xs = x[:, 0].double().numpy()
-    ax.plot(xs, y.double().numpy(), color="k", lw=3, alpha=0.3, label="target")
-    out = forward(params.select(list(indices)).to(torch.float64), x.double(), activation).numpy()
+    """The target and the functions of a few trained networks (``indices`` along the seeds) on one input."""
+    if not isinstance(params, Params) or params.w.shape[2] != 1:
+        raise LotteryLabError("params must be Params of one-input networks (w of shape (S, N, 1)).")
+    indices = [int(i) for i in indices]
+    if not indices or not all(0 <= i < params.w.shape[0] for i in indices):
+        raise LotteryLabError(f"indices={indices!r} must be seed positions in [0, {params.w.shape[0]}).")
+    small = params.select(indices).to(device=x.device, dtype=torch.float64)
+    out = forward(small, x.double(), activation).cpu().numpy()
+    ax = get_ax(ax)
+    xs = x[:, 0].double().cpu().numpy()
+    ax.plot(xs, y.double().cpu().numpy(), color="k", lw=3, alpha=0.3, label="target")
     for k, i in enumerate(indices):
         ax.plot(xs, out[k], lw=1, label=f"seed {i}")
     ax.set_xlabel("x")
     ax.set_ylabel("f(x)")
     ax.legend(fontsize="x-small", ncol=2)
-    return ax
-
-
-def plot_neuron_scatter(w, b, v=None, *, ax=None, title: str | None = None):
-    """Each hidden neuron as a point (w_i, b_i), coloured by its output weight v_i; mirror axis w = 0."""
-    ax = _ax(ax)
-    w = np.asarray(w, dtype=float).reshape(len(b), -1)[:, 0]
-    sc = ax.scatter(w, np.asarray(b, dtype=float), c=None if v is None else np.asarray(v, dtype=float), s=8,
-                    cmap="coolwarm")
-    ax.axvline(0, color="k", lw=0.6)
-    if v is not None:
-        ax.figure.colorbar(sc, ax=ax, label="output weight v")
-    ax.set_xlabel("input weight w")
-    ax.set_ylabel("bias b")
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def plot_pca(scores, losses, *, ax=None):
-    """PCA scores coloured by log10 loss."""
-    ax = _ax(ax)
-    sc = ax.scatter(scores[:, 0], scores[:, 1], c=np.log10(np.clip(losses, 1e-30, None)), s=8, cmap="viridis")
-    ax.figure.colorbar(sc, ax=ax, label="log10 MSE")
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    return ax
-
-
-def plot_ensembling(losses_n, losses_half, width: int, *, ax=None, seed: int = 0):
-    """Histogram of width-N losses against the harmonic-mean ensemble of two width-N/2 networks."""
-    ens = harmonic_ensemble(losses_half, n=max(2000, len(_finite(losses_half)) * 10), seed=seed)
-    ax = plot_loss_histograms({f"N = {width}": losses_n, f"{width // 2} + {width // 2} (ensemble)": ens}, ax=ax,
-                              colors=["#1f77b4", "#ff7f0e"], density=True)
-    ax.set_title(f"N = {width}", fontsize="small")
-    return ax
-
-
-def plot_ticket_errors(info: dict, x: torch.Tensor, *, ax=None, top: int = 6):
-    """Error functions (target minus fit) of a network's best ``top`` tickets, labelled with their R^2."""
-    ax = _ax(ax)
-    xs = x[:, 0].double().numpy()
-    for k in np.argsort(-info["r2"])[:top]:
-        ax.plot(xs, info["errors"][k], lw=1, label=f"pair {info['pairs'][k]}: $R^2$ = {info['r2'][k]:.5f}")
-    ax.axhline(0, color="k", lw=0.6)
-    ax.set_xlabel("x")
-    ax.set_ylabel("error of the ticket's fit")
-    ax.legend(fontsize="xx-small")
     return ax

@@ -1,20 +1,15 @@
-"""Linear mode connectivity and instability analysis (Frankle, Dziugaite, Roy & Carbin 2020).
+"""Instability analysis (Frankle, Dziugaite, Roy & Carbin 2020): is training stable to SGD noise?
 
-Two networks are *linearly mode connected* when the error stays low on the straight line between
-their parameters, ``theta(alpha) = (1 - alpha) theta_a + alpha theta_b``. The **error barrier** is the
-highest error on that line minus the mean of the two endpoints' errors. The **instability analysis**
-starts from one point ``theta_k`` (the initialisation, ``k = 0``, or the weights after ``k`` steps of
-training), trains two copies with different data orders (different SGD noise) and measures the
-barrier between the results. A barrier near zero means training from ``theta_k`` is *stable*:
-the outcome is fixed, up to a flat valley, before the randomness of SGD has had its say.
+Start from one point ``theta_k`` (the initialisation, ``k = 0``, or the weights after ``k`` steps of
+training), train two copies with different data orders (different SGD noise) and measure the error
+barrier between the results (:mod:`lotterylab.interpolation`). A barrier near zero means training from
+``theta_k`` is *stable*: the outcome is fixed, up to a flat valley, before the randomness of SGD has
+had its say. :func:`run_instability` does this for the dense network, an IMP ticket and a random mask.
 
 Example:
-    >>> a = {"w": torch.zeros(2)}
-    >>> b = {"w": torch.ones(2)}
-    >>> interpolate(a, b, 0.25)["w"]
-    tensor([0.2500, 0.2500])
-    >>> error_barrier([0.0, 0.5, 1.0], [0.10, 0.30, 0.12])
-    0.19
+    >>> cfg = StabilityConfig.for_preset("quick", rewind_steps=(0, 200))
+    >>> cfg.model, cfg.train.steps, len(cfg.alphas)
+    ('lenet', 1000, 30)
 """
 from __future__ import annotations
 
@@ -24,15 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
+from lotterylab.device import get_device
+from lotterylab.errors import LotteryLabError, check_choice, check_positive_float, check_positive_int
+from lotterylab.interpolation import N_ALPHAS, check_alphas, error_barrier, evaluate_path
 from lotterylab.models import conv_net, lenet_300_100
+from lotterylab.plotting import PALETTE, get_ax
 from lotterylab.presets import pick
-from lotterylab.progress import progress_bar
+from lotterylab.progress import check_progress, progress_bar
 from lotterylab.pruning import Mask, random_mask_like
-from lotterylab.results import load_results, save_results
+from lotterylab.results import experiment_key, load_results, save_results
 from lotterylab.seeding import make_generator
 from lotterylab.tickets import IMPConfig, run_imp
 from lotterylab.training import TrainConfig, train
@@ -40,221 +37,70 @@ from lotterylab.training import TrainConfig, train
 __all__ = [
     "KINDS",
     "MODELS",
+    "RANDOM_MASK_SEED_OFFSET",
+    "VERSION",
+    "InstabilityResult",
     "StabilityConfig",
     "StabilityRun",
-    "error_barrier",
-    "evaluate_path",
     "instability",
-    "interpolate",
     "plot_barriers",
-    "plot_path",
-    "run_instability",
+        "run_instability",
 ]
 
+VERSION = 1  # of run_instability's results: bump when a change to this module changes the numbers
 KINDS = ("dense", "ticket", "random")
 MODELS = ("lenet", "conv")
-RANDOM_MASK_SEED_OFFSET = 7_919  # the random-pruning control of seed s uses seed s + offset
-
+RANDOM_MASK_SEED_OFFSET = 7_919  # the random-pruning control of seed s at step k uses seed s + offset + k
 
 _MODEL_FNS: dict[str, Callable[..., nn.Module]] = {"lenet": lenet_300_100, "conv": conv_net}
 
 
-# --------------------------------------------------------------------------------------------------
-# Interpolation and the error barrier
-# --------------------------------------------------------------------------------------------------
-def _as_state(x, name: str) -> dict[str, torch.Tensor]:
-    if isinstance(x, nn.Module):
-        return {k: v.detach() for k, v in x.state_dict().items()}
-    if isinstance(x, Mapping):
-        return dict(x)
-    raise LotteryLabError(f"{name} must be a model or a state dict (name -> tensor), got {type(x).__name__}.")
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _check_pair(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> None:
-    if not a:
-        raise LotteryLabError("the endpoints have no parameters (empty state dict).")
-    if set(a) != set(b):
-        only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-        raise LotteryLabError(f"the endpoints have different parameter names: only in a: {only_a}, "
-                              f"only in b: {only_b}.")
-    for name in a:
-        if tuple(a[name].shape) != tuple(b[name].shape):
-            raise LotteryLabError(f"parameter {name!r} has shape {tuple(a[name].shape)} in a but "
-                                  f"{tuple(b[name].shape)} in b; both endpoints must be the same architecture.")
-
-
-def _check_mask(mask: Mask | None, state: Mapping[str, torch.Tensor]) -> None:
-    if mask is None:
-        return
-    if not isinstance(mask, Mask):
-        raise LotteryLabError(f"mask must be a lotterylab.pruning.Mask or None, got {type(mask).__name__}.")
-    mask.check_matches(state)
-
-
-def _check_alphas(alphas) -> torch.Tensor:
-    alphas = torch.as_tensor(alphas, dtype=torch.float64).flatten()
-    if alphas.numel() == 0:
-        raise LotteryLabError("alphas is empty; pass at least one interpolation weight, e.g. "
-                              "torch.linspace(0, 1, 30).")
-    if not bool(torch.isfinite(alphas).all()):
-        raise LotteryLabError(f"alphas must be finite numbers; got {alphas.tolist()[:5]}.")
-    return alphas
-
-
-@torch.no_grad()
-def interpolate(a, b, alpha: float, *, mask: Mask | None = None) -> dict[str, torch.Tensor]:
-    """The state ``(1 - alpha) * a + alpha * b`` of two networks (models or state dicts).
-
-    ``alpha = 0`` returns ``a``'s values and ``alpha = 1`` ``b``'s, exactly (``torch.lerp``). Integer
-    buffers (e.g. BatchNorm's step counter) are copied from ``a``. With ``mask`` the pruned weights are
-    exactly zero on the whole line. Mismatched names or shapes raise :class:`LotteryLabError`.
-
-    Example:
-        >>> a, b = {"w": torch.tensor([1.0, 2.0])}, {"w": torch.tensor([3.0, 4.0])}
-        >>> interpolate(a, b, 0.5, mask=Mask({"w": torch.tensor([1, 0])}))["w"]
-        tensor([2., 0.])
-    """
-    a, b = _as_state(a, "a"), _as_state(b, "b")
-    _check_pair(a, b)
-    _check_mask(mask, a)
-    alpha = float(_check_alphas([alpha])[0])
-    out = {}
-    for name, ta in a.items():
-        tb = b[name].to(ta.device)
-        out[name] = torch.lerp(ta, tb, alpha) if ta.is_floating_point() else ta.clone()
-        if mask is not None and name in mask:
-            out[name] = out[name] * mask[name].to(device=ta.device, dtype=ta.dtype)
-    return out
-
-
-@torch.no_grad()
-def evaluate_path(model: nn.Module, a, b, X: torch.Tensor, y: torch.Tensor, alphas=None, *,
-                  mask: Mask | None = None, chunk: int = 10, batch_size: int = 10_000) -> dict[str, list[float]]:
-    """Error and cross-entropy loss of ``model``'s architecture at ``theta(alpha)`` for every alpha.
-
-    All alphas of a chunk are evaluated in one batched program (``torch.func.vmap`` over the stacked
-    interpolated parameters) instead of loading 30 model copies; on a 2-core CPU this is about as fast as
-    the loop (``benchmarks/bench_stability.py``: the work is the same 30 forward passes). ``model``
-    only provides the architecture; its own weights are not used or changed. ``alphas`` defaults to 30
-    evenly spaced values in [0, 1], as in Frankle et al. (2020). Returns ``{"alphas", "error", "loss"}``.
-
-    Example:
-        >>> net = nn.Linear(2, 2)
-        >>> X, y = torch.randn(8, 2), torch.randint(0, 2, (8,))
-        >>> out = evaluate_path(net, net, net, X, y, alphas=[0.0, 1.0])
-        >>> out["error"][0] == out["error"][1]
-        True
-    """
-    from torch.func import functional_call, vmap
-
-    alphas = _check_alphas(torch.linspace(0, 1, 30) if alphas is None else alphas)
-    if len(X) == 0 or len(X) != len(y):
-        raise LotteryLabError(f"X and y must be non-empty and of equal length; got {len(X)} and {len(y)}.")
-    check_positive_int("chunk", chunk)
-    a, b = _as_state(a, "a"), _as_state(b, "b")
-    _check_pair(a, b)
-    _check_mask(mask, a)
-    expected = {n: tuple(t.shape) for n, t in model.state_dict().items()}
-    if set(a) != set(expected):
-        raise LotteryLabError(f"the endpoints' parameter names {sorted(a)} do not match the model's "
-                              f"{sorted(expected)}.")
-    wrong = [n for n in a if tuple(a[n].shape) != expected[n]]
-    if wrong:
-        raise LotteryLabError(f"the endpoints' shapes do not match the model's for {wrong}: e.g. "
-                              f"{tuple(a[wrong[0]].shape)} vs {expected[wrong[0]]}.")
-    device = next(model.parameters()).device
-    a = {n: t.to(device) for n, t in a.items()}
-    b = {n: t.to(device) for n, t in b.items()}
-    floats = [n for n, t in a.items() if t.is_floating_point()]
-    fixed = {n: t for n, t in a.items() if not t.is_floating_point()}
-    masks = {n: mask[n].to(device=device, dtype=a[n].dtype) for n in mask} if mask is not None else {}
-    X, y = X.to(device), y.to(device)
-    was_training = model.training
-    model.eval()
-
-    def forward(params, xb):
-        return functional_call(model, {**params, **fixed}, (xb,))
-
-    errors, losses = [], []
-    for start in range(0, len(alphas), chunk):
-        w = alphas[start:start + chunk].to(device=device, dtype=a[floats[0]].dtype if floats else torch.float32)
-        params = {}
-        for n in floats:
-            shape = (len(w),) + (1,) * a[n].dim()
-            p = torch.lerp(a[n].unsqueeze(0), b[n].unsqueeze(0), w.view(shape))
-            params[n] = p * masks[n] if n in masks else p
-        loss = torch.zeros(len(w), device=device, dtype=torch.float64)
-        wrong = torch.zeros(len(w), device=device, dtype=torch.float64)
-        for i in range(0, len(X), batch_size):
-            xb, yb = X[i:i + batch_size], y[i:i + batch_size]
-            logits = vmap(forward, in_dims=(0, None))(params, xb)          # (alphas, batch, classes)
-            loss += F.cross_entropy(logits.transpose(1, 2), yb.expand(len(w), -1), reduction="none").sum(1).double()
-            wrong += (logits.argmax(-1) != yb).sum(1).double()
-        errors += (wrong / len(X)).tolist()
-        losses += (loss / len(X)).tolist()
-    model.train(was_training)
-    return {"alphas": alphas.tolist(), "error": errors, "loss": losses}
-
-
-def error_barrier(alphas: Sequence[float], errors: Sequence[float]) -> float:
-    """Frankle et al.'s barrier: ``max_alpha E(alpha) - (E(0) + E(1)) / 2``.
-
-    ``alphas`` must include 0 and 1 (the endpoints). The barrier is 0 when the line is no worse than
-    its ends, and can be slightly negative when every point on the line beats the endpoints' mean.
-
-    Example:
-        >>> error_barrier([0.0, 1.0], [0.05, 0.07])
-        0.01
-    """
-    alphas = [float(a) for a in _check_alphas(alphas)]
-    errors = [float(e) for e in errors]
-    if len(errors) != len(alphas):
-        raise LotteryLabError(f"alphas and errors must have the same length; got {len(alphas)} and {len(errors)}.")
-    if 0.0 not in alphas or 1.0 not in alphas:
-        raise LotteryLabError("alphas must include both endpoints 0 and 1 to define the barrier.")
-    ends = (errors[alphas.index(0.0)] + errors[alphas.index(1.0)]) / 2
-    return round(max(errors) - ends, 12)
-
-
-# --------------------------------------------------------------------------------------------------
-# Instability analysis
-# --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StabilityConfig:
     """An instability experiment: which network, rewind points, IMP depth and SGD-noise seeds."""
 
     model: str = "lenet"                            # "lenet" (LeNet-300-100) or "conv" (ConvNet)
-    train: TrainConfig = TrainConfig()              # how every copy is trained (to train.steps)
+    train: TrainConfig = field(default_factory=TrainConfig)  # how every copy is trained (to train.steps)
     rewind_steps: tuple[int, ...] = (0, 100)        # k: where the two copies start (0 = init)
     imp_rounds: int = 7                             # IMP rounds for the ticket (0.8**7 = 21% density)
     kinds: tuple[str, ...] = KINDS                  # networks analysed at every k
-    num_alphas: int = 30                            # evenly spaced points on the line (paper: 30)
+    n_alphas: int = N_ALPHAS                        # evenly spaced points on the line (paper: 30)
     noise_seeds: tuple[int, int] = (1, 2)           # data-order offsets of the two copies
 
     def __post_init__(self) -> None:
         check_choice("model", self.model, MODELS)
+        if not isinstance(self.train, TrainConfig):
+            raise LotteryLabError(f"train must be a TrainConfig, not {type(self.train).__name__}.")
+        for name, example in (("rewind_steps", (0, 100)), ("kinds", KINDS), ("noise_seeds", (1, 2))):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or not value or len(set(value)) != len(value):
+                raise LotteryLabError(f"{name} must be a tuple of distinct values, e.g. {example!r}; got {value!r}.")
+            object.__setattr__(self, name, tuple(value))
         for kind in self.kinds:
             check_choice("kinds", kind, KINDS)
-        if not self.kinds:
-            raise LotteryLabError(f"kinds must name at least one of {KINDS}.")
-        if not self.rewind_steps:
-            raise LotteryLabError("rewind_steps must name at least one step k, e.g. (0, 100).")
         for k in self.rewind_steps:
-            if not isinstance(k, int) or not 0 <= k < self.train.steps:
-                raise LotteryLabError(f"rewind step {k!r} must be an int in [0, train.steps="
-                                      f"{self.train.steps}).")
+            if not _is_int(k) or not 0 <= k < self.train.steps:
+                raise LotteryLabError(f"rewind_steps: step {k!r} must be an int in [0, train.steps={self.train.steps}).")
         check_positive_int("imp_rounds", self.imp_rounds)
-        check_positive_int("num_alphas", self.num_alphas, minimum=2)
-        if len(self.noise_seeds) != 2 or self.noise_seeds[0] == self.noise_seeds[1]:
-            raise LotteryLabError(f"noise_seeds must be two different ints; got {self.noise_seeds!r}.")
+        check_positive_int("n_alphas", self.n_alphas, minimum=2)
+        if len(self.noise_seeds) != 2 or not all(_is_int(s) and s >= 0 for s in self.noise_seeds):
+            raise LotteryLabError(f"noise_seeds must be two different non-negative ints; got {self.noise_seeds!r}.")
 
     @classmethod
     def for_preset(cls, preset: str, **overrides) -> StabilityConfig:
         """``quick``: LeNet, 1,000 Adam steps, k in (0, 50, 200), 7 IMP rounds (21% density).
 
         ``full``: the ConvNet, 6,000 SGD steps (lr 0.05, momentum 0.9), k in (0, 100, 500, 2000),
-        10 IMP rounds (11% density): a GPU setting.
+        10 IMP rounds (11% density): a GPU setting. ``overrides`` replace any field.
         """
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise LotteryLabError(f"overrides {unknown} are not fields of StabilityConfig; choose from "
+                                  f"{[f.name for f in dataclasses.fields(cls)]}.")
         base = cls(
             model=pick(preset, quick="lenet", full="conv"),
             train=pick(preset, quick=TrainConfig(steps=1000, eval_every=250),
@@ -269,7 +115,20 @@ class StabilityConfig:
 
     @property
     def alphas(self) -> list[float]:
-        return torch.linspace(0, 1, self.num_alphas, dtype=torch.float64).tolist()
+        return torch.linspace(0, 1, self.n_alphas, dtype=torch.float64).tolist()
+
+
+@dataclass
+class InstabilityResult:
+    """What :func:`instability` measured: the barrier, the path on the test set and the two copies."""
+
+    barrier: float                          # error barrier on the test set (a fraction, not points)
+    alphas: list[float]                     # the interpolation weights
+    error: list[float]                      # test error at each alpha
+    loss: list[float]                       # test cross-entropy at each alpha
+    end_errors: tuple[float, float]         # test error of the two copies (alpha = 0 and 1)
+    final_test_acc: tuple[float, float]     # the two copies' test accuracy as measured by training
+    states: list[dict[str, torch.Tensor]]   # the two trained copies' state dicts
 
 
 @dataclass
@@ -285,6 +144,7 @@ class StabilityRun:
     records: list[dict] = field(default_factory=list)
 
     def record(self, kind: str, rewind_step: int) -> dict:
+        """The record of ``kind`` started at ``rewind_step``; raises if there is none."""
         for r in self.records:
             if r["kind"] == kind and r["rewind_step"] == rewind_step:
                 return r
@@ -299,14 +159,53 @@ class StabilityRun:
         return table
 
 
+def _device_of(device, data) -> torch.device:
+    """``device``, else the data's device; an unknown or unavailable device raises naming ``device``."""
+    if device is None:
+        return data.X_train.device
+    try:
+        return get_device(str(device))
+    except LotteryLabError as exc:
+        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
+
+
+def _check_data(data) -> None:
+    if not all(isinstance(getattr(data, n, None), torch.Tensor) for n in ("X_train", "y_train", "X_val", "y_val",
+                                                                           "X_test", "y_test")):
+        raise LotteryLabError(f"data must be a lotterylab.data.Split, got {type(data).__name__}.")
+
+
+def _check_instability_args(model_fn, start_state, config, seeds, start_step, mask, alphas) -> list[float]:
+    if not callable(model_fn):
+        raise LotteryLabError(f"model_fn must build a model from a seed, got {type(model_fn).__name__}.")
+    if not isinstance(start_state, Mapping) or not start_state:
+        raise LotteryLabError(f"start_state must be a non-empty state dict, got {type(start_state).__name__}.")
+    if not isinstance(config, TrainConfig):
+        raise LotteryLabError(f"config must be a TrainConfig, not {type(config).__name__}.")
+    if not isinstance(seeds, (tuple, list)) or len(seeds) != 2 or len(set(seeds)) != 2 or not all(
+            _is_int(s) and s >= 0 for s in seeds):
+        raise LotteryLabError(f"seeds must be two different non-negative data-order seeds; got {seeds!r}.")
+    if not _is_int(start_step) or not 0 <= start_step < config.steps:
+        raise LotteryLabError(f"start_step={start_step!r} must be an int in [0, config.steps={config.steps}).")
+    if mask is not None and not isinstance(mask, Mask):
+        raise LotteryLabError(f"mask must be a lotterylab.pruning.Mask or None, got {type(mask).__name__}.")
+    if mask is not None:
+        mask.check_matches(start_state)
+    alphas = check_alphas(torch.linspace(0, 1, N_ALPHAS) if alphas is None else alphas).tolist()
+    if 0.0 not in alphas or 1.0 not in alphas:
+        raise LotteryLabError("alphas must include both endpoints 0 and 1 to define the barrier.")
+    return alphas
+
+
 def instability(model_fn: Callable[..., nn.Module], start_state: Mapping[str, torch.Tensor], data,
                 config: TrainConfig, *, seeds: tuple[int, int], start_step: int = 0, mask: Mask | None = None,
-                alphas=None, device: torch.device | str | None = None, progress=None) -> dict:
+                alphas=None, device: torch.device | str | None = None, progress=None) -> InstabilityResult:
     """Train two copies of ``start_state`` with data-order seeds ``seeds`` and measure the barrier.
 
     Both copies start at ``start_state`` (the network at step ``start_step``), keep ``mask``, and train
-    to ``config.steps``. Returns ``{"barrier", "alphas", "error", "loss", "end_errors",
-    "final_test_acc", "states"}`` where the path is evaluated on the test set.
+    to ``config.steps`` on the batches ``start_step + 1, ...`` of their own data order. The path is
+    evaluated on the test set at ``alphas`` (default: 30 points in [0, 1]; must include 0 and 1).
+    ``device=None`` runs on the data's device.
 
     Example:
         >>> from lotterylab.data import Split
@@ -315,33 +214,61 @@ def instability(model_fn: Callable[..., nn.Module], start_state: Mapping[str, to
         >>> start = nn.Linear(4, 3).state_dict()
         >>> out = instability(lambda seed: nn.Linear(4, 3), start, data, TrainConfig(steps=5, batch_size=10),
         ...                   seeds=(1, 2), alphas=[0.0, 0.5, 1.0])
-        >>> len(out["error"]), out["barrier"] >= -1
+        >>> len(out.error), out.barrier >= -1
         (3, True)
     """
-    if len(seeds) != 2 or seeds[0] == seeds[1]:
-        raise LotteryLabError(f"seeds must be two different data-order seeds; got {seeds!r}.")
-    device = torch.device(device) if device is not None else data.X_train.device
+    _check_data(data)
+    alphas = _check_instability_args(model_fn, start_state, config, seeds, start_step, mask, alphas)
+    check_progress(progress)
+    device = _device_of(device, data)
     data = data.to(device)
-    alphas = _check_alphas(torch.linspace(0, 1, 30) if alphas is None else alphas).tolist()
+    mask = None if mask is None else mask.to(device)
+    bar = progress if progress is not None else progress_bar(total=2 * (config.steps - start_step),
+                                                             desc="instability")
     states, accs = [], []
     for s in seeds:
         model = model_fn(0).to(device)
         model.load_state_dict(start_state)
-        if mask is not None:
-            mask.to(device).apply_(model)
-        result = train(model, data, config, seed=s, mask=None if mask is None else mask.to(device),
-                       start_step=start_step, progress=progress)
+        result = train(model, data, config, seed=s, mask=mask, start_step=start_step, progress=bar)
         states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         accs.append(result.final_test_acc)
-    path = evaluate_path(model, states[0], states[1], data.X_test, data.y_test, alphas,
-                         mask=None if mask is None else mask.to(device))
-    return {"barrier": error_barrier(path["alphas"], path["error"]), "alphas": path["alphas"],
-            "error": path["error"], "loss": path["loss"], "end_errors": (path["error"][0], path["error"][-1]),
-            "final_test_acc": tuple(accs), "states": states}
+    if progress is None:
+        bar.close()
+    path = evaluate_path(model, states[0], states[1], data.X_test, data.y_test, alphas, mask=mask)
+    return InstabilityResult(barrier=error_barrier(path["alphas"], path["error"]), alphas=path["alphas"],
+                             error=path["error"], loss=path["loss"], end_errors=(path["error"][0], path["error"][-1]),
+                             final_test_acc=tuple(accs), states=states)
 
 
-def _key(config: StabilityConfig, seed: int, device: torch.device) -> dict:
-    return {"config": dataclasses.asdict(config), "seed": seed, "device": device.type}
+def _start_point(config: StabilityConfig, data, seed: int, k: int, device: torch.device, bar):
+    """``theta_k`` (on the CPU) and, when a ticket or random mask is analysed, the IMP ticket's mask."""
+    if any(kind in config.kinds for kind in ("ticket", "random")):
+        imp = run_imp(config.model_fn, data, IMPConfig(rounds=config.imp_rounds, rewind_step=k, controls=(),
+                                                       train=config.train), seed=seed, device=device, progress=bar)
+        return imp.reset_state, imp.masks[-1]
+    model = config.model_fn(seed).to(device)
+    if k:  # the first k steps of the same data order that IMP's dense run uses: the same theta_k
+        train(model, data, dataclasses.replace(config.train, steps=k, eval_every=k), seed=seed)
+    return {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}, None
+
+
+def _steps_at(config: StabilityConfig, k: int, kind: str) -> int:
+    """Optimiser steps spent at rewind step ``k`` on ``kind`` ("imp": finding the ticket, if one is needed)."""
+    steps = config.train.steps
+    if kind != "imp":
+        return 2 * (steps - k)                                   # two copies from step k
+    if all(other == "dense" for other in config.kinds):
+        return 0
+    return steps + config.imp_rounds * (steps - k)               # the dense run, then every round from k
+
+
+def _mask_for(kind: str, ticket_mask: Mask | None, seed: int, k: int) -> Mask | None:
+    """No mask for the dense network, the ticket's, or a random one with the ticket's per-layer counts."""
+    if kind == "dense":
+        return None
+    if kind == "ticket":
+        return ticket_mask
+    return random_mask_like(ticket_mask, make_generator(seed + RANDOM_MASK_SEED_OFFSET + k))
 
 
 def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.device | str | None = None,
@@ -353,89 +280,60 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
     (:func:`lotterylab.tickets.run_imp`, ``config.imp_rounds`` rounds); the random control keeps the
     ticket's per-layer counts at random positions. Each network is then trained twice from
     ``theta_k`` with data orders ``seed + noise_seeds[i]`` and the error barrier between the two is
-    measured on the test set. With ``checkpoint`` every (k, kind) is saved as soon as it is done and
-    an interrupted run resumes.
+    measured on the test set. ``device=None`` runs on the data's device. With ``checkpoint`` every
+    (k, kind) is saved as soon as it is done and an interrupted run resumes; a file made with another
+    config, data split, seed, device, dtype or ``VERSION`` is recomputed. ``progress`` is a tqdm-like
+    bar to update, or None for a bar of its own.
     """
-    device = torch.device(device) if device is not None else data.X_train.device
+    _check_data(data)
+    if not isinstance(config, StabilityConfig):
+        raise LotteryLabError(f"config must be a StabilityConfig, not {type(config).__name__}.")
+    check_positive_int("seed", seed, minimum=0)
+    check_progress(progress)
+    if checkpoint is not None and not isinstance(checkpoint, (str, Path)):
+        raise LotteryLabError(f"checkpoint must be a file path or None, got {type(checkpoint).__name__}.")
+    device = _device_of(device, data)
     data = data.to(device)
-    key = _key(config, seed, device)
-    run = load_results(checkpoint, key=key) if checkpoint is not None else None
+    key = experiment_key(VERSION, config=config, data=data, model=config.model_fn, seeds=[seed], device=device,
+                         dtype=data.X_train.dtype)
+    run = None if checkpoint is None else load_results(
+        checkpoint, key=key, validate=lambda r: isinstance(r, StabilityRun) and r.seed == seed and r.config == config)
     run = run if run is not None else StabilityRun(seed=seed, config=config)
     done = {(r["rewind_step"], r["kind"]) for r in run.records}
-    tcfg = config.train
-    needs_ticket = any(kind in config.kinds for kind in ("ticket", "random"))
-    per_k = (2 * tcfg.steps * len(config.kinds)
-             + (tcfg.steps * (config.imp_rounds + 1) if needs_ticket else 0))
-    own_bar = progress is None or isinstance(progress, str)
-    bar = progress_bar(total=per_k * len(config.rewind_steps), desc=f"instability seed {seed}",
-                       mode=progress) if own_bar else progress
+    bar = progress if progress is not None else progress_bar(
+        total=sum(_steps_at(config, k, kind) for k in config.rewind_steps for kind in ("imp",) + config.kinds),
+        desc=f"instability seed {seed}")
     noise = tuple(seed + s for s in config.noise_seeds)
     for k in config.rewind_steps:
-        todo = [kind for kind in config.kinds if (k, kind) not in done]
-        if not todo:
-            bar.update(per_k)
+        if all((k, kind) in done for kind in config.kinds):
+            bar.update(sum(_steps_at(config, k, kind) for kind in ("imp",) + config.kinds))
             continue
-        ticket_mask = None
-        if needs_ticket:
-            imp = run_imp(config.model_fn, data, IMPConfig(rounds=config.imp_rounds, rewind_step=k, controls=(),
-                                                           train=tcfg), seed=seed, device=device, progress=bar)
-            start_state, ticket_mask = imp.reset_state, imp.masks[-1]
-        else:
-            model = config.model_fn(seed).to(device)
-            if k:
-                train(model, data, dataclasses.replace(tcfg, steps=k, eval_every=k), seed=seed)
-            start_state = {n: t.detach().cpu().clone() for n, t in model.state_dict().items()}
+        start_state, ticket_mask = _start_point(config, data, seed, k, device, bar)
         for kind in config.kinds:
             if (k, kind) in done:
-                bar.update(2 * tcfg.steps)
+                bar.update(_steps_at(config, k, kind))
                 continue
-            if kind == "dense":
-                mask = None
-            elif kind == "ticket":
-                mask = ticket_mask
-            else:
-                mask = random_mask_like(ticket_mask, make_generator(seed + RANDOM_MASK_SEED_OFFSET + k))
-            out = instability(config.model_fn, start_state, data, tcfg, seeds=noise, start_step=k, mask=mask,
-                              alphas=config.alphas, device=device, progress=bar)
+            mask = _mask_for(kind, ticket_mask, seed, k)
+            out = instability(config.model_fn, start_state, data, config.train, seeds=noise, start_step=k,
+                              mask=mask, alphas=config.alphas, device=device, progress=bar)
             run.records.append({"kind": kind, "rewind_step": k, "density": 1.0 if mask is None else mask.density,
-                                **{n: v for n, v in out.items() if n != "states"}})
+                                **{f.name: getattr(out, f.name) for f in dataclasses.fields(out) if f.name != "states"}})
             if checkpoint is not None:
                 save_results(checkpoint, run, key=key)
-    if own_bar:
+    if progress is None:
         bar.close()
     return run
 
 
-# --------------------------------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------------------------------
-KIND_COLORS = {"dense": "#2ca02c", "ticket": "#1f77b4", "random": "#7f7f7f"}
-
-
-def plot_path(records: Sequence[Mapping], *, ax=None, metric: str = "error", scale: float = 100.0,
-              title: str | None = None):
-    """Error (or loss) along the line between the two copies, one line per record; returns the Axes.
-
-    Example:
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> rec = {"kind": "dense", "rewind_step": 0, "alphas": [0, 0.5, 1], "error": [0.1, 0.2, 0.1], "barrier": 0.1}
-        >>> plot_path([rec]).get_xlabel()
-        'interpolation weight $\\\\alpha$'
-    """
-    import matplotlib.pyplot as plt
-
-    check_choice("metric", metric, ("error", "loss"))
-    ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+def _check_records(records, keys: Sequence[str]) -> list:
+    if isinstance(records, Mapping) or not isinstance(records, Sequence) or not records:
+        raise LotteryLabError(f"records must be a non-empty list of records (dicts), e.g. run.records; "
+                              f"got {type(records).__name__}.")
     for r in records:
-        ax.plot(r["alphas"], [scale * v for v in r[metric]], marker=".", color=KIND_COLORS.get(r["kind"]),
-                label=f"{r['kind']}, k={r['rewind_step']} (barrier {100 * r['barrier']:.2f} pts)")
-    ax.set_xlabel(r"interpolation weight $\alpha$")
-    ax.set_ylabel("test error (%)" if metric == "error" else "test loss")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    return ax
+        missing = [k for k in keys if not isinstance(r, Mapping) or k not in r]
+        if missing:
+            raise LotteryLabError(f"records: a record lacks {missing}; records come from run_instability.")
+    return list(records)
 
 
 def plot_barriers(records: Sequence[Mapping], *, ax=None, threshold: float = 0.02):
@@ -450,18 +348,17 @@ def plot_barriers(records: Sequence[Mapping], *, ax=None, threshold: float = 0.0
         >>> plot_barriers(recs).get_ylabel()
         'error barrier (percentage points)'
     """
-    import matplotlib.pyplot as plt
-
-    ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+    check_positive_float("threshold", threshold)
+    records = _check_records(records, ("kind", "rewind_step", "barrier"))
+    ax = get_ax(ax, figsize=(6, 4))
     kinds = [k for k in KINDS if any(r["kind"] == k for r in records)]
-    steps = sorted({r["rewind_step"] for r in records})
-    positions = {k: i for i, k in enumerate(steps)}
+    positions = {k: i for i, k in enumerate(sorted({r["rewind_step"] for r in records}))}
     for kind in kinds:
         rs = sorted((r for r in records if r["kind"] == kind), key=lambda r: r["rewind_step"])
         ax.plot([positions[r["rewind_step"]] for r in rs], [100 * r["barrier"] for r in rs], marker="o",
-                color=KIND_COLORS[kind], label=kind)
+                color=PALETTE[kind], label=kind)
     ax.axhline(100 * threshold, ls="--", color="k", lw=1, label=f"stability threshold ({100 * threshold:.0f} pts)")
-    ax.set_xticks(range(len(steps)), [str(s) for s in steps])
+    ax.set_xticks(range(len(positions)), [str(s) for s in positions])
     ax.set_xlabel("rewind step k (where the two copies start)")
     ax.set_ylabel("error barrier (percentage points)")
     ax.legend(fontsize=8)

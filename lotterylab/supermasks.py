@@ -1,12 +1,5 @@
-"""Supermasks: good subnetworks of networks whose weights are never trained.
+"""Edge-popup and biprop: learn a mask for a network whose weights are never trained.
 
-Three ways to get a subnetwork of a random network without training its weights:
-
-* **Heuristic supermasks** (Zhou et al. 2019): train a dense copy, pick the weights to keep from it
-  (:func:`heuristic_mask`, e.g. ``large_final_same_sign``), then put the mask on the *untrained*
-  weights, optionally changed by :func:`mask_one_weights` (initial signs or random signs, initial
-  magnitudes or a constant one). :func:`train_frozen_pruned` is the "mask-0" ablation: the pruned
-  weights stay frozen at their initial values instead of being zeroed.
 * **Edge-popup** (Ramanujan et al. 2020): :class:`SupermaskMLP` with ``method="edge_popup"``. Weights
   are frozen buffers; every weight has a trainable score; each layer keeps exactly the fraction
   ``density`` of weights with the largest ``|score|`` and passes the gradient straight through the
@@ -18,6 +11,8 @@ Three ways to get a subnetwork of a random network without training its weights:
 ``density`` is always the fraction of weights **kept** (the reference code calls it ``prune_rate``,
 which reads as the opposite). ``copies`` trains several independent score tensors on the *same*
 frozen weights in one batched program (several tickets from one random network).
+Zhou et al.'s heuristic masks are in :mod:`lotterylab.zhou_masks`; the multi-prize analyses
+(quantisation, mask overlap, the multigraph) in :mod:`lotterylab.multi_prize`.
 
 Example:
     >>> net = supermask_lenet(width=1, density=0.3, weight_seed=0, score_seed=0)
@@ -28,71 +23,43 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lotterylab.errors import LotteryLabError, check_choice, check_fraction, check_positive_int
-from lotterylab.pruning import Mask
+from lotterylab.errors import LotteryLabError, check_choice, check_fraction, check_positive_float, check_positive_int
+from lotterylab.progress import progress_bar
 from lotterylab.seeding import make_generator
-from lotterylab.training import TrainConfig, TrainResult, train
 
-__all__ = [
-    "CRITERIA",
-    "INITS",
-    "MAGNITUDES",
-    "METHODS",
-    "SIGNS",
-    "ScoreTrainConfig",
-    "SupermaskLinear",
-    "SupermaskMLP",
-    "chance_overlap",
-    "evaluate_copies",
-    "heuristic_mask",
-    "init_weights",
-    "lenet_widths",
-    "mask_one_weights",
-    "mask_overlap",
-    "multigraph_masks",
-    "multigraph_weight",
-    "plot_ablation_bars",
-    "plot_accuracy_vs",
-    "plot_overlap_matrix",
-    "quantize_weights",
-    "supermask_lenet",
-    "train_frozen_pruned",
-    "train_supermask",
-]
+__all__ = ["INITS", "METHODS", "VERSION", "ScoreTrainConfig", "ScoreTrainResult", "SupermaskLinear", "SupermaskMLP",
+           "evaluate_copies", "init_weights", "lenet_widths", "supermask_lenet", "train_supermask"]
 
+VERSION = 1  # of what this module computes: bump when a change here changes the numbers
 INITS = ("signed_constant", "kaiming_normal", "kaiming_uniform")
 METHODS = ("edge_popup", "biprop")
-CRITERIA = ("large_final", "large_final_same_sign", "large_init", "random")
-MAGNITUDES = ("init", "constant")
-SIGNS = ("init", "random")
 
 
 def _check_density(density) -> float:
     return check_fraction("density", density, low_inclusive=False, high=1.0, high_inclusive=True)
 
 
-def lenet_widths(width: float = 1.0, *, in_features: int = 784, num_classes: int = 10) -> tuple[int, ...]:
+def lenet_widths(width: float = 1.0, *, in_features: int = 784, n_classes: int = 10) -> tuple[int, ...]:
     """Layer sizes of a LeNet-300-100 whose hidden layers are ``width`` times wider (``width >= 1``).
 
     >>> lenet_widths(2)
     (784, 600, 200, 10)
     """
-    try:
-        w = float(width)
-    except (TypeError, ValueError):
-        raise LotteryLabError(f"width={width!r} must be a number >= 1 (the width multiplier).") from None
-    if not (math.isfinite(w) and w >= 1):
+    if isinstance(width, bool) or not isinstance(width, numbers.Real) or not (math.isfinite(width) and width >= 1):
         raise LotteryLabError(f"width={width!r} must be a number >= 1 (the width multiplier).")
-    return (in_features, round(300 * w), round(100 * w), num_classes)
+    check_positive_int("in_features", in_features)
+    check_positive_int("n_classes", n_classes, minimum=2)
+    return (in_features, round(300 * width), round(100 * width), n_classes)
 
 
 def init_weights(shape: tuple[int, int], init: str, generator: torch.Generator, *,
@@ -111,11 +78,15 @@ def init_weights(shape: tuple[int, int], init: str, generator: torch.Generator, 
     """
     check_choice("init", init, INITS)
     density = _check_density(density)
-    fan_in = shape[1] * (density if scale_by_density else 1.0)
-    std = math.sqrt(2.0 / fan_in)
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in shape)):
+        raise LotteryLabError(f"shape={shape!r} must be a pair of integers >= 1 (out_features, in_features).")
+    if not isinstance(generator, torch.Generator):
+        raise LotteryLabError(f"generator={generator!r} must be a torch.Generator (see make_generator).")
+    shape = tuple(shape)
+    std = math.sqrt(2.0 / (shape[1] * (density if scale_by_density else 1.0)))
     if init == "signed_constant":
-        signs = torch.randint(0, 2, shape, generator=generator).float() * 2 - 1
-        return signs * std
+        return (torch.randint(0, 2, shape, generator=generator).float() * 2 - 1) * std
     if init == "kaiming_normal":
         return torch.randn(shape, generator=generator) * std
     return (torch.rand(shape, generator=generator) * 2 - 1) * std * math.sqrt(3.0)
@@ -142,6 +113,12 @@ class SupermaskLinear(nn.Module):
     (``copies`` independent masks on the same weights). The forward pass uses
     ``effective_weight()``: ``weight * mask`` (edge-popup) or ``gain * sign(weight) * mask`` (biprop),
     with ``mask`` keeping exactly ``round(density * out * in)`` weights per copy (at least one).
+
+    Example:
+        >>> layer = SupermaskLinear(4, 3, density=0.5, weight_generator=make_generator(0),
+        ...                         score_generator=make_generator(1), copies=2)
+        >>> layer(torch.ones(2, 5, 4)).shape, int(layer.mask()[0].sum())
+        (torch.Size([2, 5, 3]), 6)
     """
 
     def __init__(self, in_features: int, out_features: int, *, density: float, init: str = "signed_constant",
@@ -151,6 +128,8 @@ class SupermaskLinear(nn.Module):
         self.density = _check_density(density)
         self.method = check_choice("method", method, METHODS)
         check_positive_int("copies", copies)
+        if not isinstance(score_generator, torch.Generator):
+            raise LotteryLabError(f"score_generator={score_generator!r} must be a torch.Generator.")
         shape = (out_features, in_features)
         self.register_buffer("weight", init_weights(shape, init, weight_generator, density=self.density,
                                                     scale_by_density=scale_by_density))
@@ -193,20 +172,27 @@ class SupermaskMLP(nn.Module):
     ``(copies, batch, classes)`` otherwise. Weights come from ``weight_seed``, scores from
     ``score_seed``: the same ``weight_seed`` with different ``score_seed`` gives different tickets
     in the same random network.
+
+    Example:
+        >>> SupermaskMLP((6, 4, 2), copies=3)(torch.zeros(5, 6)).shape
+        torch.Size([3, 5, 2])
     """
 
     def __init__(self, widths: Sequence[int], *, density: float = 0.5, init: str = "signed_constant",
                  method: str = "edge_popup", weight_seed: int = 0, score_seed: int = 0, copies: int = 1,
                  scale_by_density: bool = False) -> None:
         super().__init__()
-        if len(widths) < 2:
-            raise LotteryLabError(f"widths={widths!r} needs at least an input and an output size.")
+        if not isinstance(widths, Sequence) or len(widths) < 2 or not all(
+                isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
+            raise LotteryLabError(f"widths={widths!r} must be at least two integers >= 1 (input, ..., output).")
+        check_positive_int("weight_seed", weight_seed, minimum=0)
+        check_positive_int("score_seed", score_seed, minimum=0)
         wg, sg = make_generator(weight_seed), make_generator(score_seed)
         self.copies = check_positive_int("copies", copies)
         self.layers = nn.ModuleList(
             SupermaskLinear(a, b, density=density, init=init, method=method, weight_generator=wg,
                             score_generator=sg, copies=copies, scale_by_density=scale_by_density)
-            for a, b in zip(widths[:-1], widths[1:]))
+            for a, b in itertools.pairwise(widths))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(1).unsqueeze(0).expand(self.copies, -1, -1)
@@ -227,19 +213,28 @@ class SupermaskMLP(nn.Module):
 
     @torch.no_grad()
     def effective_weights(self) -> list[torch.Tensor]:
+        """The weights each layer uses, ``(copies, out, in)`` per layer (no gradient)."""
         return [layer.effective_weight() for layer in self.layers]
 
 
 def supermask_lenet(width: float = 1.0, **kwargs) -> SupermaskMLP:
-    """A :class:`SupermaskMLP` shaped like LeNet-300-100 with hidden layers ``width`` times wider."""
+    """A :class:`SupermaskMLP` shaped like LeNet-300-100 with hidden layers ``width`` times wider.
+
+    >>> [tuple(layer.weight.shape) for layer in supermask_lenet(1).layers]
+    [(300, 784), (100, 300), (10, 100)]
+    """
     return SupermaskMLP(lenet_widths(width), **kwargs)
 
 
 @dataclass(frozen=True)
 class ScoreTrainConfig:
-    """How to train scores (defaults: the edge-popup paper's SGD recipe, shortened)."""
+    """How to train scores (defaults: the edge-popup paper's SGD recipe, shortened).
 
-    epochs: int = 10
+    >>> ScoreTrainConfig(epochs=2).batch_size
+    128
+    """
+
+    epochs: int = 10             # passes over the training data
     batch_size: int = 128
     lr: float = 0.1
     momentum: float = 0.9
@@ -249,299 +244,115 @@ class ScoreTrainConfig:
     def __post_init__(self) -> None:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
+        check_positive_float("lr", self.lr)
+        check_fraction("momentum", self.momentum)
+        check_positive_float("weight_decay", self.weight_decay, allow_zero=True)
+        if not isinstance(self.cosine, bool):
+            raise LotteryLabError(f"cosine={self.cosine!r} must be True or False.")
+
+
+@dataclass
+class ScoreTrainResult:
+    """What :func:`train_supermask` measured: per epoch, one accuracy per copy."""
+
+    epochs: list[int] = field(default_factory=list)
+    val_acc: list[list[float]] = field(default_factory=list)    # (epochs, copies)
+    test_acc: list[list[float]] = field(default_factory=list)   # (epochs, copies)
+
+    @property
+    def final_test_acc(self) -> list[float]:  # one accuracy per copy, after the last epoch
+        return self.test_acc[-1]
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, SupermaskMLP):
+        raise LotteryLabError(f"model must be a SupermaskMLP (see supermask_lenet), not {type(model).__name__}.")
+
+
+def _check_xy(model: SupermaskMLP, X, y, name: str) -> None:
+    if not (isinstance(X, torch.Tensor) and isinstance(y, torch.Tensor)) or X.dim() < 2 or y.dim() != 1 \
+            or len(X) != len(y) or len(X) == 0:
+        raise LotteryLabError(f"{name} must be a non-empty float tensor (n, features) and labels of shape (n,); "
+                              f"got {getattr(X, 'shape', X)!r} and {getattr(y, 'shape', y)!r}.")
+    features = model.layers[0].weight.shape[1]
+    if X[0].numel() != features:
+        raise LotteryLabError(f"{name} has {X[0].numel()} features per example; the model expects {features}.")
 
 
 @torch.no_grad()
 def evaluate_copies(model: SupermaskMLP, X: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """Accuracy of each copy of ``model`` on ``(X, y)``."""
+    """Accuracy of each copy of ``model`` on ``(X, y)`` (moved to the model's device).
+
+    >>> evaluate_copies(SupermaskMLP((4, 2), copies=2), torch.zeros(3, 4), torch.zeros(3, dtype=torch.long))
+    [1.0, 1.0]
+    """
+    _check_model(model)
+    _check_xy(model, X, y, "X, y")
+    device = model.layers[0].weight.device
     was = model.training
     model.eval()
-    logits = model(X)
+    logits = model(X.to(device))
     logits = logits.unsqueeze(0) if logits.dim() == 2 else logits
     model.train(was)
-    return [float(a) for a in (logits.argmax(-1) == y).float().mean(1)]
+    return [float(a) for a in (logits.argmax(-1) == y.to(device)).float().mean(1)]
+
+
+def _check_training_inputs(model, data, config, seed) -> None:
+    _check_model(model)
+    if not isinstance(config, ScoreTrainConfig):
+        raise LotteryLabError(f"config must be a ScoreTrainConfig, not {type(config).__name__}.")
+    check_positive_int("seed", seed, minimum=0)
+    if not all(hasattr(data, f"{a}_{b}") for a in "Xy" for b in ("train", "val", "test")):
+        raise LotteryLabError(f"data must be a lotterylab.data.Split, not {type(data).__name__}.")
+    for part in ("train", "val", "test"):
+        _check_xy(model, getattr(data, f"X_{part}"), getattr(data, f"y_{part}"), f"data.X_{part}, data.y_{part}")
+    if config.batch_size > len(data.X_train):
+        raise LotteryLabError(f"config.batch_size={config.batch_size} is larger than the {len(data.X_train)} "
+                              "training examples: an epoch would take no step. Use a smaller batch_size.")
 
 
 def train_supermask(model: SupermaskMLP, data, config: ScoreTrainConfig = ScoreTrainConfig(), *, seed: int,
-                    progress=None) -> dict:
+                    progress=None) -> ScoreTrainResult:
     """Train the scores of ``model`` (the weights never change) on ``data``; ``seed`` fixes the data order.
 
-    All copies see the same batches; their losses are summed, so each copy's scores get exactly
-    the gradient a separate run would. Returns ``{"epochs", "val_acc", "test_acc"}`` with one list
-    of per-copy accuracies per epoch (``test_acc[-1]`` is the final accuracy of every copy).
+    Runs on the model's device. All copies see the same batches; their losses are summed, so each
+    copy's scores get exactly the gradient a separate run would. Evaluates every copy after every
+    epoch. ``progress``: a tqdm bar to update once per epoch, or None for a bar of its own.
+
+    >>> from lotterylab.data import load_mnist_subset
+    >>> result = train_supermask(SupermaskMLP((784, 10)), load_mnist_subset(), ScoreTrainConfig(epochs=1), seed=0)
+    >>> result.epochs, len(result.final_test_acc)
+    ([1], 1)
     """
-    device = next(model.parameters()).device
+    _check_training_inputs(model, data, config, seed)
+    device = model.layers[0].weight.device
     X, y = data.X_train.to(device), data.y_train.to(device)
     Xv, yv, Xt, yt = (t.to(device) for t in (data.X_val, data.y_val, data.X_test, data.y_test))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     n, bs = len(X), config.batch_size
     steps_per_epoch = n // bs
-    total = steps_per_epoch * config.epochs
-    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, total) if config.cosine else None)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps_per_epoch * config.epochs) if config.cosine else None
     gen = make_generator(seed)
-    out = {"epochs": [], "val_acc": [], "test_acc": []}
+    bar = progress if progress is not None else progress_bar(total=config.epochs, desc="score training")
+    out = ScoreTrainResult()
     model.train()
     for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(n, generator=gen).to(device)
+        order = torch.randperm(n, generator=gen).to(device)  # one copy per epoch
         for i in range(steps_per_epoch):
             idx = order[i * bs:(i + 1) * bs]
             logits = model(X[idx])
-            logits = logits.unsqueeze(0) if logits.dim() == 2 else logits
+            logits = logits.unsqueeze(0) if logits.dim() == 2 else logits   # (copies, batch, classes)
             loss = F.cross_entropy(logits.flatten(0, 1), y[idx].repeat(logits.shape[0]), reduction="sum") / bs
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             if sched is not None:
                 sched.step()
-        out["epochs"].append(epoch)
-        out["val_acc"].append(evaluate_copies(model, Xv, yv))
-        out["test_acc"].append(evaluate_copies(model, Xt, yt))
-        if progress is not None:
-            progress.update(1)
+        out.epochs.append(epoch)
+        out.val_acc.append(evaluate_copies(model, Xv, yv))
+        out.test_acc.append(evaluate_copies(model, Xt, yt))
+        bar.update(1)
+    if progress is None:
+        bar.close()
     return out
-
-
-def mask_overlap(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Fraction of the weights kept by ``a`` that ``b`` also keeps (equal densities: symmetric).
-
-    >>> mask_overlap(torch.tensor([1, 1, 0, 0]), torch.tensor([1, 0, 1, 0]))
-    0.5
-    """
-    a, b = a.bool(), b.bool()
-    return float((a & b).sum()) / max(1, int(a.sum()))
-
-
-def chance_overlap(density: float) -> float:
-    """Expected :func:`mask_overlap` of two independent random masks of the same ``density``: the density itself."""
-    return _check_density(density)
-
-
-# ----- Zhou et al. 2019: heuristic supermasks and their ablations ---------------------------------
-
-def heuristic_mask(init: Mapping[str, torch.Tensor], final: Mapping[str, torch.Tensor], density: float, *,
-                   criterion: str = "large_final_same_sign", generator: torch.Generator | None = None,
-                   names: Sequence[str] | None = None) -> Mask:
-    """Keep the fraction ``density`` of each weight matrix by a Zhou et al. criterion.
-
-    ``large_final``: largest ``|w_final|`` (the lottery-ticket mask). ``large_final_same_sign``: the
-    same, restricted to weights whose sign did not change in training (the supermask criterion).
-    ``large_init``: largest ``|w_init|``. ``random``: uniformly random (needs ``generator``).
-    ``names`` defaults to every 2-D tensor in ``init``.
-
-    >>> w0 = {"w": torch.tensor([[1.0, -1.0, 1.0, -1.0]])}
-    >>> w1 = {"w": torch.tensor([[2.0, 3.0, 0.5, -0.2]])}
-    >>> heuristic_mask(w0, w1, 0.5)["w"].tolist()
-    [[True, False, True, False]]
-    """
-    density = _check_density(density)
-    check_choice("criterion", criterion, CRITERIA)
-    names = list(names) if names is not None else [n for n, t in init.items() if t.dim() >= 2]
-    out = {}
-    for name in names:
-        w0, w1 = init[name].detach(), final[name].detach()
-        if criterion == "large_final":
-            score = w1.abs()
-        elif criterion == "large_final_same_sign":
-            score = torch.where(torch.sign(w0) == torch.sign(w1), w1.abs(), torch.full_like(w1, -1.0))
-        elif criterion == "large_init":
-            score = w0.abs()
-        else:
-            if generator is None:
-                raise LotteryLabError("criterion='random' needs a generator= (for reproducibility).")
-            score = torch.rand(w0.shape, generator=generator).to(w0.device)
-        k = max(1, round(density * score.numel()))
-        idx = score.flatten().topk(k, sorted=False).indices
-        out[name] = torch.zeros(score.numel(), dtype=torch.bool, device=score.device).index_fill_(0, idx, True).view_as(score)
-    return Mask(out)
-
-
-def mask_one_weights(init: Mapping[str, torch.Tensor], mask: Mask, *, magnitudes: str = "init",
-                     signs: str = "init", generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """The untrained weights a supermask is applied to, with Zhou et al.'s "mask-1" variants.
-
-    Kept weights get magnitude ``|w_init|`` (``magnitudes="init"``) or the layer's initial standard
-    deviation (``"constant"``), and sign ``sign(w_init)`` (``signs="init"``) or a random sign
-    (``"random"``, needs ``generator``). Pruned weights are zero. Tensors not in ``mask`` are copied.
-
-    >>> w = {"w": torch.tensor([[0.5, -2.0]])}
-    >>> mask_one_weights(w, Mask({"w": torch.tensor([[True, True]])}), magnitudes="constant")["w"]
-    tensor([[ 1.2500, -1.2500]])
-    """
-    check_choice("magnitudes", magnitudes, MAGNITUDES)
-    check_choice("signs", signs, SIGNS)
-    if signs == "random" and generator is None:
-        raise LotteryLabError("signs='random' needs a generator= (for reproducibility).")
-    out = {}
-    for name, w in init.items():
-        w = w.detach().clone()
-        if name in mask:
-            mag = w.abs() if magnitudes == "init" else torch.full_like(w, float(w.std(correction=0)))
-            sgn = torch.sign(w)
-            if signs == "random":
-                sgn = (torch.randint(0, 2, w.shape, generator=generator).to(w) * 2 - 1)
-            w = mag * sgn * mask[name].to(w.device)
-        out[name] = w
-    return out
-
-
-def train_frozen_pruned(model: nn.Module, mask: Mask, data, config: TrainConfig, *, seed: int) -> TrainResult:
-    """Train only the kept weights; the pruned ones stay **frozen at their current (initial) values**.
-
-    Zhou et al.'s "mask-0 = freeze at init" ablation (the lottery ticket zeroes them instead: use
-    :func:`lotterylab.training.train` with ``mask``). Needs ``config.optimizer == "adam"`` (Adam
-    moves a weight whose gradient has always been exactly zero by exactly zero).
-    """
-    if config.optimizer != "adam":
-        raise LotteryLabError(f"config.optimizer={config.optimizer!r}: train_frozen_pruned needs 'adam'.")
-    mask.check_matches(model)
-    named = dict(model.named_parameters())
-    keep = {n: mask[n].to(device=named[n].device, dtype=named[n].dtype) for n in mask}
-    hooks = [named[n].register_hook(lambda g, m=keep[n]: g * m) for n in mask]
-    try:
-        return train(model, data, config, seed=seed)
-    finally:
-        for h in hooks:
-            h.remove()
-
-
-# ----- quantisation (the multi-prize hypothesis's third prize) -------------------------------------
-
-def quantize_weights(w: torch.Tensor, bits: int, *, candidates: int = 32) -> torch.Tensor:
-    """Round ``w`` to ``bits`` bits per weight, choosing the scale that minimises the squared error.
-
-    ``bits == 1``: ``sign(w) * mean|w|`` over the nonzero entries (the least-squares gain, biprop's
-    rule). ``bits >= 2``: a symmetric uniform grid ``step * {-L, ..., L}`` with ``L = 2**(bits-1) - 1``,
-    whose clipping value ``L * step`` is the best of ``candidates`` fractions of ``max|w|``. Zeros stay
-    zero; a tensor that is already on such a grid (e.g. ``+-gain``) is returned unchanged.
-
-    >>> quantize_weights(torch.tensor([0.1, -0.4, 0.0]), 1)
-    tensor([ 0.2500, -0.2500,  0.0000])
-    >>> quantize_weights(torch.tensor([0.3, -0.3, 0.0]), 4)
-    tensor([ 0.3000, -0.3000,  0.0000])
-    """
-    check_positive_int("bits", bits)
-    check_positive_int("candidates", candidates)
-    nz = w != 0
-    if not nz.any():
-        return w.clone()
-    if bits == 1:
-        return torch.sign(w) * w.abs()[nz].mean()
-    levels = 2 ** (bits - 1) - 1
-    clips = w.abs().max() * torch.arange(candidates, 0, -1, device=w.device, dtype=w.dtype) / candidates
-    steps = (clips / levels).view(-1, *[1] * w.dim())                      # (candidates, 1, ...)
-    q = torch.clamp(torch.round(w / steps), -levels, levels) * steps       # batched over candidates
-    best = int((q - w).square().flatten(1).sum(1).argmin())
-    return q[best]
-
-
-# ----- the multigraph intuition pump --------------------------------------------------------------
-
-def multigraph_masks(weight: torch.Tensor, bits: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The masks that make a random "multigraph" layer compute (a rounding of) ``weight``.
-
-    The multigraph has ``2 * bits`` parallel edges per connection, with fixed weights
-    ``+scale * 2**-j`` and ``-scale * 2**-j`` for ``j = 0 .. bits - 1``. Returns ``(edge_weights,
-    masks)`` of shapes ``(2 * bits,)`` and ``(2 * bits, *weight.shape)``; summing the kept edges
-    (:func:`multigraph_weight`) gives ``weight`` rounded to a multiple of ``scale * 2**(1 - bits)``
-    and clipped to ``+-scale * (2 - 2**(1 - bits))``. No weight is trained: the mask carries it all.
-
-    >>> ew, m = multigraph_masks(torch.tensor([0.6, -1.3]), bits=2, scale=1.0)
-    >>> multigraph_weight(ew, m)
-    tensor([ 0.5000, -1.5000])
-    """
-    check_positive_int("bits", bits)
-    step = scale * 2.0 ** (1 - bits)
-    top = 2 ** bits - 1
-    q = torch.clamp(torch.round(weight.abs() / step), 0, top).long()        # integer in [0, 2^bits - 1]
-    powers = 2 ** torch.arange(bits - 1, -1, -1, device=weight.device)     # edge j carries 2^(bits-1-j) steps
-    digits = (q.unsqueeze(0) // powers.view(-1, *[1] * weight.dim())) % 2  # (bits, *shape) binary digits
-    pos, neg = weight >= 0, weight < 0
-    masks = torch.cat([digits.bool() & pos, digits.bool() & neg])
-    mags = scale * 2.0 ** -torch.arange(bits, dtype=weight.dtype, device=weight.device)
-    return torch.cat([mags, -mags]), masks
-
-
-def multigraph_weight(edge_weights: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Sum of the kept parallel edges: the effective weight of a masked multigraph layer."""
-    return torch.einsum("e,e...->...", edge_weights, masks.to(edge_weights.dtype))
-
-
-# ----- plots --------------------------------------------------------------------------------------
-
-def _ax(ax):
-    import matplotlib.pyplot as plt
-
-    return ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
-
-
-def plot_accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence], *, ax=None, xlabel: str = "",
-                     ylabel: str = "test accuracy (%)", logx: bool = False, chance: float | None = 10.0,
-                     styles: Mapping[str, dict] | None = None, legend: str | None = "best"):
-    """One line per entry of ``series`` (label -> values, or label -> list of per-seed values:
-    mean line with min-max band) against ``x``; a dotted line at ``chance``. The x ticks are the
-    values of ``x``; ``legend`` is its location (``None``: no legend)."""
-    ax = _ax(ax)
-    for label, vals in series.items():
-        arr = [np.atleast_1d(np.asarray(v, dtype=float)) for v in vals]
-        mean = np.array([a.mean() for a in arr])
-        style = dict(marker="o", ms=4)
-        style.update((styles or {}).get(label, {}))
-        line, = ax.plot(x, mean, label=label, **style)
-        if any(len(a) > 1 for a in arr):
-            ax.fill_between(x, [a.min() for a in arr], [a.max() for a in arr], color=line.get_color(), alpha=0.2)
-    if chance is not None:
-        ax.axhline(chance, color="k", ls=":", lw=1, label="chance")
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xticks(list(x))
-    ax.set_xticklabels([f"{v:g}" for v in x])
-    ax.minorticks_off()
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if legend is not None:
-        ax.legend(fontsize="small", loc=legend)
-    return ax
-
-
-def plot_ablation_bars(labels: Sequence[str], values: Sequence[float], *, ax=None, chance: float | None = 10.0,
-                       xlabel: str = "test accuracy (%)", colors: Sequence | None = None):
-    """Horizontal bars, one per variant, with the value written at the end of each bar."""
-    ax = _ax(ax)
-    y = np.arange(len(labels))[::-1]
-    bars = ax.barh(y, values, color=colors)
-    for b, v in zip(bars, values):
-        ax.text(b.get_width() + 0.5, b.get_y() + b.get_height() / 2, f"{v:.1f}", va="center", fontsize="small")
-    ax.set_yticks(y)
-    ax.set_yticklabels(labels)
-    if chance is not None:
-        ax.axvline(chance, color="k", ls=":", lw=1)
-    ax.set_xlabel(xlabel)
-    ax.set_xlim(0, 105)
-    return ax
-
-
-def plot_overlap_matrix(overlap: np.ndarray, *, ax=None, labels: Sequence[str] | None = None,
-                        chance: float | None = None):
-    """Heatmap of pairwise mask overlaps (fraction of kept weights shared), annotated."""
-    import matplotlib.pyplot as plt
-
-    ax = _ax(ax)
-    overlap = np.asarray(overlap, dtype=float)
-    im = ax.imshow(overlap, vmin=0, vmax=1, cmap="viridis")
-    for i in range(overlap.shape[0]):
-        for j in range(overlap.shape[1]):
-            ax.text(j, i, f"{overlap[i, j]:.3f}", ha="center", va="center",
-                    color="w" if overlap[i, j] < 0.6 else "k", fontsize="small")
-    labels = labels or [f"ticket {i}" for i in range(overlap.shape[0])]
-    ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)))
-    ax.set_yticklabels(labels)
-    ax.grid(False)
-    title = "mask overlap (shared kept weights)"
-    if chance is not None:
-        title += f"; chance = {chance:.2f}"
-    ax.set_title(title)
-    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    return ax

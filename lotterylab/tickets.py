@@ -53,7 +53,7 @@ class IMPConfig:
     ignore: tuple[str, ...] = ()           # weights never pruned
     rewind_step: int = 0                   # 0 = reset to init (2019); k > 0 = rewind to step k (2020)
     controls: tuple[str, ...] = CONTROLS   # which controls to train at every level >= 1
-    train: TrainConfig = TrainConfig()
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         check_positive_int("rounds", self.rounds, minimum=0)

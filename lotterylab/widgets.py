@@ -71,8 +71,8 @@ class Control:
     def widget(self):
         import ipywidgets as widgets
 
-        common = dict(options=list(self.labels), index=0, description=self.description,
-                      style={"description_width": "initial"})
+        common = {"options": list(self.labels), "index": 0, "description": self.description,
+                  "style": {"description_width": "initial"}}
         if self.kind == "dropdown":
             return widgets.Dropdown(**common, layout=widgets.Layout(width="240px"))
         return widgets.SelectionSlider(**common, continuous_update=True, layout=widgets.Layout(width="420px"))

@@ -13,14 +13,20 @@ def _text(html):
 @pytest.mark.slow
 def test_theory_chapter_executed_with_figures_and_preset(built_book):
     page = (built_book / PAGE).read_text()
-    assert "preset: quick" in page
     assert "Traceback" not in page
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', page)
     assert len(images) >= 4, images        # figures 1, 2, 3, 5 (figure 4's panels live in the widget state)
     for src in images:
         assert (built_book / "book" / src).resolve().exists(), src
-    assert _text(page).count("What to see.") >= 4
-    assert "RUN_LABEL" in page and "preset: " in page      # every caption is built from the run label
+    text = _text(page)
+    assert text.count("What to see.") >= 4
+    # printed by the executed set-up cell: the preset and the config it chose
+    assert "preset: quick" in text
+    assert "TheoryConfig(n_coverage_trials=8, coverage_n_max=22" in text
+    # the run's own time, preset and device, glued into the cost note
+    cost = re.search(r"its code ran in (\d+) s \( ?quick ?preset, ?CPU ?\)", text)
+    assert cost, "chapter time not glued"
+    assert 0 < int(cost.group(1)) <= 180
 
 
 @pytest.mark.slow

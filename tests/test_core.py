@@ -27,7 +27,7 @@ def test_import_has_no_side_effects():
         "bad = [m for m in ('ipywidgets', 'seaborn', 'mlxtend') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
 
 

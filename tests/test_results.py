@@ -80,7 +80,8 @@ def test_a_file_that_would_run_code_is_refused(tmp_path, capsys):
 
 def test_key_holds_everything_that_decides_the_numbers():
     data = load_mnist_subset()
-    base = dict(config=TrainConfig(), data=data, model=lenet_300_100, seeds=[0, 1], device="cpu", dtype=torch.float32)
+    base = {"config": TrainConfig(), "data": data, "model": lenet_300_100, "seeds": [0, 1], "device": "cpu",
+            "dtype": torch.float32}
     key = experiment_key(3, **base)
     assert set(key) >= {"version", "config", "data", "model", "seeds", "device", "dtype"}
     assert key == experiment_key(3, **base)
@@ -117,3 +118,11 @@ def test_bad_arguments():
         cached("x.pt", [1], lambda: 1)
     with pytest.raises(LotteryLabError, match="compute"):
         cached("x.pt", {}, 3)
+
+
+def test_nested_dataclasses_in_a_key_round_trip(tmp_path):
+    key = experiment_key(1, config={"train": TrainConfig(steps=3), "dtype": torch.float64, "widths": (1, 2)})
+    cached(tmp_path / "n.pt", key, lambda: 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cached(tmp_path / "n.pt", key, lambda: 2) == 1

@@ -1,28 +1,33 @@
-"""Supermasks, edge-popup and biprop: the properties the chapters' claims rest on."""
+"""Edge-popup and biprop (lotterylab.supermasks): the properties the chapters' claims rest on."""
+import matplotlib
 import pytest
 import torch
 
+from lotterylab.data import Split
 from lotterylab.errors import LotteryLabError
-from lotterylab.models import lenet_300_100
-from lotterylab.pruning import Mask
 from lotterylab.seeding import make_generator
 from lotterylab.supermasks import (
     ScoreTrainConfig,
+    ScoreTrainResult,
+    SupermaskLinear,
     SupermaskMLP,
-    chance_overlap,
-    heuristic_mask,
+    evaluate_copies,
     init_weights,
     lenet_widths,
-    mask_one_weights,
-    mask_overlap,
-    multigraph_masks,
-    multigraph_weight,
-    quantize_weights,
     supermask_lenet,
-    train_frozen_pruned,
     train_supermask,
 )
-from lotterylab.training import TrainConfig
+
+matplotlib.use("Agg")
+
+from lotterylab.plotting import plot_accuracy_vs
+
+
+@pytest.fixture(scope="module")
+def tiny(mnist):
+    """256 training, 64 validation and 64 test images of the MNIST subset."""
+    return Split(mnist.X_train[:256], mnist.y_train[:256], mnist.X_val[:64], mnist.y_val[:64],
+                 mnist.X_test[:64], mnist.y_test[:64])
 
 
 @pytest.mark.parametrize("density", [0.01, 0.1, 0.3, 0.5, 0.77, 1.0])
@@ -143,84 +148,139 @@ def test_width_multiplier_shapes():
     assert [tuple(layer.weight.shape) for layer in net.layers] == [(600, 784), (200, 600), (10, 200)]
 
 
-def test_mask_overlap_and_chance():
-    g = make_generator(0)
-    a = torch.rand(200_000, generator=g) < 0.3
-    b = torch.rand(200_000, generator=g) < 0.3
-    assert abs(mask_overlap(a, b) - chance_overlap(0.3)) < 0.01
-    assert mask_overlap(a, a) == 1.0
-
-
-def test_heuristic_mask_same_sign_and_density():
-    g = make_generator(0)
-    w0 = {"w": torch.randn(50, 40, generator=g)}
-    w1 = {"w": torch.randn(50, 40, generator=g)}
-    m = heuristic_mask(w0, w1, 0.2)["w"]
-    assert int(m.sum()) == 400
-    assert torch.all(torch.sign(w0["w"][m]) == torch.sign(w1["w"][m]))
-    with pytest.raises(LotteryLabError, match="criterion"):
-        heuristic_mask(w0, w1, 0.2, criterion="biggest")
-
-
-def test_mask_one_weights_variants():
-    g = make_generator(0)
-    w = {"w": torch.randn(30, 20, generator=g), "b": torch.randn(30, generator=g)}
-    mask = Mask({"w": torch.rand(30, 20, generator=g) < 0.5})
-    keep = mask["w"]
-    same = mask_one_weights(w, mask)
-    assert torch.equal(same["w"][keep], w["w"][keep]) and torch.all(same["w"][~keep] == 0)
-    assert torch.equal(same["b"], w["b"])
-    const = mask_one_weights(w, mask, magnitudes="constant")
-    assert const["w"][keep].abs().unique().numel() == 1
-    assert torch.equal(torch.sign(const["w"][keep]), torch.sign(w["w"][keep]))
-    rand = mask_one_weights(w, mask, signs="random", generator=make_generator(1))
-    assert torch.equal(rand["w"][keep].abs(), w["w"][keep].abs())
-    flipped = float((torch.sign(rand["w"][keep]) != torch.sign(w["w"][keep])).float().mean())
-    assert 0.35 < flipped < 0.65
-    with pytest.raises(LotteryLabError, match="generator"):
-        mask_one_weights(w, mask, signs="random")
-
-
-def test_train_frozen_pruned_keeps_pruned_at_init(mnist):
-    net = lenet_300_100(seed=0)
-    init = {k: v.clone() for k, v in net.state_dict().items()}
-    mask = Mask({n: torch.rand(p.shape, generator=make_generator(1)) < 0.2
-                 for n, p in net.named_parameters() if p.dim() == 2})
-    train_frozen_pruned(net, mask, mnist, TrainConfig(steps=30, eval_every=30), seed=0)
-    for name in mask:
-        w = dict(net.named_parameters())[name].detach()
-        assert torch.equal(w[~mask[name]], init[name][~mask[name]])
-        assert not torch.equal(w[mask[name]], init[name][mask[name]])
-
-
-def test_quantize_weights():
-    w = torch.tensor([0.3, -0.1, 0.0, 0.9])
-    q1 = quantize_weights(w, 1)
-    assert torch.allclose(q1[w != 0].abs(), torch.tensor(1.3 / 3)) and q1[2] == 0
-    g = make_generator(0)
-    x = torch.randn(5000, generator=g)
-    errors = []
-    for bits in (1, 2, 3, 4, 8):
-        q = quantize_weights(x, bits)
-        assert torch.unique(q).numel() <= max(2, 2 ** bits - 1)
-        errors.append(float((q - x).square().mean()))
-    assert errors == sorted(errors, reverse=True)  # more bits, smaller error
-    binary = torch.tensor([0.2, -0.2, 0.0, 0.2])
-    for bits in (1, 2, 4):
-        assert torch.allclose(quantize_weights(binary, bits), binary)  # a biprop layer is unchanged
-
-
-def test_multigraph_masks_realise_any_weight_to_precision():
-    w = torch.rand(100, 80, generator=make_generator(0)) * 2.8 - 1.4  # within the 2-bit range +-1.5
-    for bits in (2, 4, 8):
-        ew, m = multigraph_masks(w, bits, scale=1.0)
-        assert m.shape == (2 * bits, 100, 80) and m.dtype == torch.bool
-        err = (multigraph_weight(ew, m) - w).abs().max()
-        assert err <= 2.0 ** (1 - bits) / 2 + 1e-6  # half a step of the finest edge
-
-
 def test_tiny_end_to_end_edge_popup_beats_chance(mnist):
     torch.manual_seed(0)
     net = supermask_lenet(1, density=0.5, weight_seed=0, score_seed=0, copies=2)
     res = train_supermask(net, mnist, ScoreTrainConfig(epochs=2), seed=0)
-    assert min(res["test_acc"][-1]) > 0.6  # chance is 0.1
+    assert min(res.final_test_acc) > 0.6  # chance is 0.1
+
+
+def test_train_supermask_returns_a_result_per_epoch_and_copy(tiny):
+    net = supermask_lenet(1, density=0.5, copies=3)
+    res = train_supermask(net, tiny, ScoreTrainConfig(epochs=2, batch_size=64), seed=0)
+    assert isinstance(res, ScoreTrainResult)
+    assert res.epochs == [1, 2]
+    assert [len(a) for a in res.val_acc] == [3, 3] and [len(a) for a in res.test_acc] == [3, 3]
+    assert res.final_test_acc == res.test_acc[-1] == evaluate_copies(net, tiny.X_test, tiny.y_test)
+
+
+def test_train_supermask_updates_a_given_progress_bar(tiny):
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    bar = Bar()
+    train_supermask(SupermaskMLP((784, 10)), tiny, ScoreTrainConfig(epochs=3, batch_size=128), seed=0, progress=bar)
+    assert bar.n == 3
+
+
+def test_train_supermask_same_seed_same_result_and_data_order_matters(tiny):
+    cfg = ScoreTrainConfig(epochs=1, batch_size=32)
+    runs = [train_supermask(SupermaskMLP((784, 20, 10), score_seed=1), tiny, cfg, seed=s).val_acc for s in (0, 0, 1)]
+    assert runs[0] == runs[1]
+    nets = [SupermaskMLP((784, 20, 10), score_seed=1) for _ in range(2)]
+    for net, seed in zip(nets, (0, 1)):
+        train_supermask(net, tiny, cfg, seed=seed)
+    assert not torch.equal(nets[0].layers[0].scores, nets[1].layers[0].scores)
+
+
+def test_evaluate_copies_matches_a_loop_over_copies():
+    net = SupermaskMLP((12, 8, 3), copies=3, density=0.5, init="kaiming_normal", score_seed=2)
+    X = torch.randn(50, 12, generator=make_generator(0))
+    y = torch.randint(0, 3, (50,), generator=make_generator(1))
+    logits = net(X)
+    expected = [float((logits[c].argmax(1) == y).float().mean()) for c in range(3)]
+    assert evaluate_copies(net, X, y) == expected
+
+
+def test_full_preset_score_training_path_at_tiny_size(tiny):
+    """Chapter 3's `full` configuration calls these with 50 epochs, 4 copies, widths up to x16, k up to 1.0,
+    three inits (one scaled by 1/sqrt(k)); the same calls at tiny size (1 epoch, width x1, 256 images)."""
+    full_scores = ScoreTrainConfig(epochs=50)
+    cfg = ScoreTrainConfig(**{**full_scores.__dict__, "epochs": 1})
+    for init, scaled, density in [("signed_constant", False, 0.5), ("kaiming_normal", False, 1.0),
+                                  ("kaiming_normal", True, 0.01)]:
+        net = supermask_lenet(1, density=density, init=init, scale_by_density=scaled, weight_seed=0,
+                              score_seed=1, copies=4)
+        res = train_supermask(net, tiny, cfg, seed=0)
+        assert len(res.final_test_acc) == 4
+        assert all(0.0 <= a <= 1.0 for a in res.final_test_acc)
+        assert [round(d, 2) for d in net.layer_densities()] == [density] * 3
+
+
+# ----- bad input: every public name raises LotteryLabError naming the argument ----------------
+
+def test_bad_layer_sizes_are_clear_errors():
+    with pytest.raises(LotteryLabError, match="widths"):
+        SupermaskMLP((10,))
+    with pytest.raises(LotteryLabError, match="widths"):
+        SupermaskMLP((10, 2.7))
+    with pytest.raises(LotteryLabError, match="n_classes"):
+        lenet_widths(1, n_classes=1)
+    with pytest.raises(LotteryLabError, match="in_features"):
+        lenet_widths(1, in_features=0)
+    with pytest.raises(LotteryLabError, match="weight_seed"):
+        SupermaskMLP((10, 5), weight_seed=-1)
+
+
+def test_bad_init_weights_arguments_are_clear_errors():
+    with pytest.raises(LotteryLabError, match="shape"):
+        init_weights((3, 0), "kaiming_normal", make_generator(0))
+    with pytest.raises(LotteryLabError, match="generator"):
+        init_weights((3, 4), "kaiming_normal", 0)
+    with pytest.raises(LotteryLabError, match="init"):
+        init_weights((3, 4), "glorot", make_generator(0))
+
+
+def test_bad_supermask_linear_arguments_are_clear_errors():
+    g = make_generator(0)
+    with pytest.raises(LotteryLabError, match="density"):
+        SupermaskLinear(4, 3, density=0, weight_generator=g, score_generator=g)
+    with pytest.raises(LotteryLabError, match="score_generator"):
+        SupermaskLinear(4, 3, density=0.5, weight_generator=g, score_generator=None)
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("batch_size", 0), ("lr", float("nan")), ("lr", -0.1),
+                                          ("momentum", 1.0), ("weight_decay", -1e-4), ("cosine", "yes")])
+def test_bad_score_train_config_is_rejected_at_construction(field, value):
+    with pytest.raises(LotteryLabError, match=field):
+        ScoreTrainConfig(**{field: value})
+
+
+def test_batch_larger_than_the_data_is_an_error_not_zero_steps(tiny):
+    net = SupermaskMLP((784, 10))
+    before = net.layers[0].scores.detach().clone()
+    with pytest.raises(LotteryLabError, match="batch_size=512"):
+        train_supermask(net, tiny, ScoreTrainConfig(epochs=1, batch_size=512), seed=0)
+    assert torch.equal(net.layers[0].scores, before)
+
+
+def test_bad_train_supermask_arguments_are_clear_errors(tiny):
+    cfg = ScoreTrainConfig(epochs=1, batch_size=64)
+    with pytest.raises(LotteryLabError, match="model"):
+        train_supermask(torch.nn.Linear(784, 10), tiny, cfg, seed=0)
+    with pytest.raises(LotteryLabError, match="seed"):
+        train_supermask(SupermaskMLP((784, 10)), tiny, cfg, seed=-1)
+    with pytest.raises(LotteryLabError, match="config"):
+        train_supermask(SupermaskMLP((784, 10)), tiny, {"epochs": 1}, seed=0)
+    with pytest.raises(LotteryLabError, match="data"):
+        train_supermask(SupermaskMLP((784, 10)), (tiny.X_train, tiny.y_train), cfg, seed=0)
+    with pytest.raises(LotteryLabError, match="features"):
+        train_supermask(SupermaskMLP((100, 10)), tiny, cfg, seed=0)
+
+
+def test_bad_evaluate_copies_arguments_are_clear_errors():
+    net = SupermaskMLP((4, 2), copies=2)
+    with pytest.raises(LotteryLabError, match="X, y"):
+        evaluate_copies(net, torch.zeros(3, 4), torch.zeros(1, dtype=torch.long))  # would broadcast
+    with pytest.raises(LotteryLabError, match="model"):
+        evaluate_copies(torch.nn.Linear(4, 2), torch.zeros(3, 4), torch.zeros(3, dtype=torch.long))
+
+
+def test_bad_plot_accuracy_vs_arguments_are_clear_errors():
+    with pytest.raises(LotteryLabError, match="series"):
+        plot_accuracy_vs([1, 2, 3], {"a": [50, 60]})
+    with pytest.raises(LotteryLabError, match="series"):
+        plot_accuracy_vs([1, 2], [50, 60])

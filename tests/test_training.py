@@ -1,8 +1,7 @@
 import dataclasses
 
-import torch
-
 import pytest
+import torch
 
 from lotterylab.errors import LotteryLabError
 from lotterylab.models import lenet_300_100
