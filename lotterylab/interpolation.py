@@ -27,7 +27,7 @@ from lotterylab.errors import LotteryLabError, check_choice, check_positive_floa
 from lotterylab.plotting import PALETTE, get_ax
 from lotterylab.pruning import Mask
 
-__all__ = ["N_ALPHAS", "check_alphas", "error_barrier", "evaluate_path", "interpolate", "plot_path"]
+__all__ = ["N_ALPHAS", "check_alphas", "check_records", "error_barrier", "evaluate_path", "interpolate", "plot_path"]
 
 N_ALPHAS = 30  # points on the line when none are given (Frankle et al. 2020 use 30)
 
@@ -237,7 +237,13 @@ def error_barrier(alphas: Sequence[float], errors: Sequence[float]) -> float:
     return round(max(errors) - ends, 12)
 
 
-def _check_records(records, keys: Sequence[str]) -> list:
+def check_records(records, keys: Sequence[str]) -> list:
+    """``records`` as a list, raising unless it is a non-empty list of dicts that all hold ``keys``.
+
+    Example:
+        >>> check_records([{"kind": "dense"}], ("kind",))
+        [{'kind': 'dense'}]
+    """
     if isinstance(records, Mapping) or not isinstance(records, Sequence) or not records:
         raise LotteryLabError(f"records must be a non-empty list of records (dicts), e.g. run.records; "
                               f"got {type(records).__name__}.")
@@ -261,7 +267,7 @@ def plot_path(records: Sequence[Mapping], *, ax=None, metric: str = "error", sca
     """
     check_choice("metric", metric, ("error", "loss"))
     check_positive_float("scale", scale)
-    records = _check_records(records, ("kind", "rewind_step", "alphas", metric, "barrier"))
+    records = check_records(records, ("kind", "rewind_step", "alphas", metric, "barrier"))
     ax = get_ax(ax, figsize=(6, 4))
     for r in records:
         ax.plot(r["alphas"], [scale * v for v in r[metric]], marker=".", color=PALETTE.get(r["kind"]),

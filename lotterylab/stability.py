@@ -23,7 +23,7 @@ from torch import nn
 
 from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_float, check_positive_int
-from lotterylab.interpolation import N_ALPHAS, check_alphas, error_barrier, evaluate_path
+from lotterylab.interpolation import N_ALPHAS, check_alphas, check_records, error_barrier, evaluate_path
 from lotterylab.models import conv_net, lenet_300_100
 from lotterylab.plotting import PALETTE, get_ax
 from lotterylab.presets import pick
@@ -325,17 +325,6 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
     return run
 
 
-def _check_records(records, keys: Sequence[str]) -> list:
-    if isinstance(records, Mapping) or not isinstance(records, Sequence) or not records:
-        raise LotteryLabError(f"records must be a non-empty list of records (dicts), e.g. run.records; "
-                              f"got {type(records).__name__}.")
-    for r in records:
-        missing = [k for k in keys if not isinstance(r, Mapping) or k not in r]
-        if missing:
-            raise LotteryLabError(f"records: a record lacks {missing}; records come from run_instability.")
-    return list(records)
-
-
 def plot_barriers(records: Sequence[Mapping], *, ax=None, threshold: float = 0.02):
     """Error barrier (percentage points) against rewind step k, one line per kind; returns the Axes.
 
@@ -349,7 +338,7 @@ def plot_barriers(records: Sequence[Mapping], *, ax=None, threshold: float = 0.0
         'error barrier (percentage points)'
     """
     check_positive_float("threshold", threshold)
-    records = _check_records(records, ("kind", "rewind_step", "barrier"))
+    records = check_records(records, ("kind", "rewind_step", "barrier"))
     ax = get_ax(ax, figsize=(6, 4))
     kinds = [k for k in KINDS if any(r["kind"] == k for r in records)]
     positions = {k: i for i, k in enumerate(sorted({r["rewind_step"] for r in records}))}
