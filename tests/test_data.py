@@ -7,8 +7,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -113,12 +111,6 @@ def test_subset_uneven_sizes_are_spread_deterministically() -> None:
 def test_subset_bad_sizes(kwargs: dict, name: str) -> None:
     with pytest.raises(LotteryLabError, match=name):
         load_mnist_subset(**kwargs)
-
-
-def test_import_has_no_side_effects() -> None:
-    code = ("import sys, lotterylab.data; "
-            "assert 'mlxtend' not in sys.modules and 'mlxtend.data' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # ----------------------------------------------------------------------------- read_idx
