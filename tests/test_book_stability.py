@@ -18,7 +18,8 @@ NUM = r"(-?\d+\.\d\d)"
 
 def text_of(built_book):
     page = (built_book.joinpath(*PAGE)).read_text()
-    return page, re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", page))
+    text = re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", page))
+    return page, re.sub(r" ([,.;)])", r"\1", text)  # a glued value's span leaves a space before punctuation
 
 
 def printed_barriers(text):
