@@ -32,7 +32,7 @@ def test_chapter_executed_with_figures_preset_and_glued_numbers(built_book):
 
 @pytest.mark.slow
 def test_width_slider_panels_are_embedded(built_book):
-    page = (built_book / PAGE).readtext_of()
+    page = (built_book / PAGE).read_text()
     assert "application/vnd.jupyter.widget-state+json" in page
     state = page.split("application/vnd.jupyter.widget-state+json", 1)[1]
     assert state.count("image/png") >= 5  # one precomputed panel per regression width (quick: 5)

@@ -23,7 +23,7 @@ def test_theory_chapter_executed_with_figures_and_preset(built_book):
 
 @pytest.mark.slow
 def test_theory_chapter_glues_the_fit_and_the_errors(built_book):
-    text = text_of((built_book / PAGE).readtext_of())
+    text = text_of((built_book / PAGE).read_text())
     fit = re.search(r"fit is \\\(n \\approx\\\) ([0-9.]+)", text)
     assert fit, "the fitted slope is not rendered"
     slope = float(fit.group(1))
@@ -39,7 +39,7 @@ def test_theory_chapter_glues_the_fit_and_the_errors(built_book):
 
 @pytest.mark.slow
 def test_theory_chapter_has_theorems_exercises_and_widget(built_book):
-    page = (built_book / PAGE).readtext_of()
+    page = (built_book / PAGE).read_text()
     for label in ("lem-subset-sum", "thm-malach", "thm-pensia", "thm-orseau", "alg-construction"):
         assert f'id="{label}"' in page, label
     assert page.count('class="solution dropdown') >= 3

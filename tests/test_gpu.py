@@ -141,3 +141,14 @@ def test_ch7_many_seed_sweep_and_tickets_on_cuda(tmp_path):
     x, y = make_data("x^2", fit, dtype=torch.float64, device=CUDA)
     assert len(ticket_analysis(fast.params, 0, x, y).pairs) == 2
     _finite_on_cuda(distill_width2(fast.params, 0, x, y).params.w)
+
+
+def test_ch8_selection_on_cuda():
+    import numpy as np
+
+    from lotterylab import selection
+
+    g = torch.Generator().manual_seed(0)
+    outputs, target = torch.randn(8, 64, generator=g).to(CUDA), torch.randn(64, generator=g).to(CUDA)
+    losses = selection.committee_losses(outputs, target, selection.draw_groups(8, 3, 5))
+    assert np.isfinite(np.asarray(losses)).all()
