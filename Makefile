@@ -8,6 +8,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# The instructor's tools (make assignments / grade, and the assignment tests of make test).
+INSTRUCTOR_STAMP := $(VENV)/.instructor-$(shell cat requirements.txt requirements-instructor.txt pyproject.toml | cksum | cut -d' ' -f1)
 # What the executed chapters depend on besides their own code cells: a change empties the execution cache.
 CODE_HASH := $(shell cat lotterylab/*.py requirements.txt _config.yml | cksum | cut -d' ' -f1)
 
@@ -34,7 +36,7 @@ book: $(STAMP)
 	@echo "$(CODE_HASH)" > _build/.code-hash
 	@echo "Open _build/html/index.html in a browser."
 
-test: $(STAMP) browser
+test: $(STAMP) $(INSTRUCTOR_STAMP) browser
 	LOTTERYLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -61,3 +63,30 @@ bench: $(STAMP)
 
 clean:
 	rm -rf _build
+
+# Classroom edition (see book/instructor_guide.md):
+#   make assignments                 - student notebooks and autograder zips, in _build/assignments/NAME/dist/
+#   make grade SUBMISSIONS=folder    - grade every .ipynb in folder without Docker; writes folder/grades.csv
+#   make book-student                - the book without exercise solutions, in _build/student/_build/html/
+# The instructor's tools (Otter-Grader) install from requirements-instructor.txt into the same .venv
+# (INSTRUCTOR_STAMP, defined at the top because `test` needs them too).
+
+.PHONY: instructor assignments grade book-student
+
+instructor: $(INSTRUCTOR_STAMP)
+
+$(INSTRUCTOR_STAMP): $(STAMP) requirements-instructor.txt
+	$(BIN)/python -m pip install --quiet -r requirements-instructor.txt
+	rm -f $(VENV)/.instructor-*
+	touch $@
+
+assignments: $(INSTRUCTOR_STAMP)
+	$(BIN)/python assignments/otter_tools.py build
+
+grade: assignments
+	@test -n "$(SUBMISSIONS)" || { echo "Usage: make grade SUBMISSIONS=folder-of-submitted-notebooks"; exit 2; }
+	$(BIN)/python assignments/otter_tools.py grade "$(SUBMISSIONS)"
+
+# Reuses the execution cache of `make book` (same code cells), so no chapter runs twice.
+book-student: book
+	$(BOOK_ENV) $(BIN)/python assignments/student_book.py

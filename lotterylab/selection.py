@@ -226,7 +226,7 @@ def fit_tails(losses, tail_fraction: float = 0.2) -> TailFit:
     a = _losses(losses)
     tail_fraction = check_fraction("tail_fraction", tail_fraction, low_inclusive=False, high_inclusive=True)
     a = np.sort(a[np.isfinite(a) & (a > 0)])
-    m = int(round(tail_fraction * a.size))
+    m = round(tail_fraction * a.size)
     if m < 5:
         raise LotteryLabError(f"tail_fraction={tail_fraction} keeps {m} losses; at least 5 finite positive "
                               f"losses are needed in the tail.")

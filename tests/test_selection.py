@@ -4,8 +4,17 @@ import pytest
 import torch
 
 from lotterylab.errors import LotteryLabError
-from lotterylab.selection import (TailFit, best_of_k, best_of_k_quantile, bias_variance, committee_losses,
-                                  draw_groups, fit_tails, harmonic_combination, predict_best_of_k)
+from lotterylab.selection import (
+    TailFit,
+    best_of_k,
+    best_of_k_quantile,
+    bias_variance,
+    committee_losses,
+    draw_groups,
+    fit_tails,
+    harmonic_combination,
+    predict_best_of_k,
+)
 
 
 def test_draw_groups_are_distinct_reproducible_and_in_range():
