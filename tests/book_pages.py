@@ -16,3 +16,10 @@ def executed_page(built_book, path: str, min_images: int) -> str:
     for src in images:
         assert (built_book / "book" / src).resolve().exists(), src
     return page
+
+
+def glued(pattern: str, text: str) -> list[float]:
+    """The numbers captured by ``pattern``'s groups, as floats; fails if the sentence is missing."""
+    m = re.search(pattern, text)
+    assert m, f"not rendered: {pattern}"
+    return [float(g) for g in m.groups()]

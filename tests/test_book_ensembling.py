@@ -7,6 +7,7 @@ dropdown in headless Chromium with every non-loopback request blocked.
 import re
 
 import pytest
+from book_pages import glued
 
 PAGE = ("book", "07_scaling_ensembling.html")
 NUM = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
@@ -15,13 +16,6 @@ NUM = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
 def text_of(built_book):
     html = built_book.joinpath(*PAGE).read_text()
     return html, re.sub(r"\s+", " ", re.sub("<[^>]+>", "", html))   # glued values sit in inline spans
-
-
-def glued(pattern, text):
-    """The numbers captured by ``pattern`` (NUM groups), as floats; fails if the sentence is missing."""
-    m = re.search(pattern, text)
-    assert m, f"not rendered: {pattern}"
-    return [float(g) for g in m.groups()]
 
 
 @pytest.mark.slow

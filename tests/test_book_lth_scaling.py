@@ -7,6 +7,7 @@ Chromium with every non-loopback request blocked.
 import re
 
 import pytest
+from book_pages import glued
 
 PAGE = ("book", "08_lth_and_scaling.html")
 NUM = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
@@ -15,12 +16,6 @@ NUM = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)"
 def text_of(built_book):
     html = built_book.joinpath(*PAGE).read_text()
     return html, re.sub(r"\s+", " ", re.sub("<[^>]+>", "", html))
-
-
-def glued(pattern, text):
-    m = re.search(pattern, text)
-    assert m, f"not rendered: {pattern}"
-    return [float(g) for g in m.groups()]
 
 
 @pytest.mark.slow
