@@ -47,6 +47,7 @@ __all__ = [
     "load_results",
     "model_name",
     "provenance",
+    "read_key",
     "results_dir",
     "save_results",
 ]
@@ -245,6 +246,21 @@ def load_results(path: str | Path, *, key: dict, validate: Callable[[Any], bool]
         warnings.warn(f"{path} holds results of the wrong shape; recomputing.", stacklevel=2)
         return None
     return payload
+
+
+def read_key(path: str | Path) -> dict | None:
+    """The key stored in the results file at ``path`` (None if it is missing or unreadable); nothing else is loaded.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "k.pt"
+        >>> save_results(path, [1], key={"a": 1}); read_key(path), read_key(path.with_name("none.pt"))
+        ({'a': 1}, None)
+    """
+    try:
+        return torch.load(Path(path), map_location="cpu", weights_only=True)["key"]
+    except Exception:  # noqa: BLE001 - missing or damaged: the caller says which
+        return None
 
 
 def cached(path: str | Path, key: dict, compute: Callable[[], Any], *,

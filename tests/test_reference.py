@@ -1,0 +1,105 @@
+"""The reference store (lotterylab.reference): manifests, refusals, and a re-run sample of every shipped reference."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lotterylab.errors import LotteryLabError
+from lotterylab.many_seed import FitConfig
+from lotterylab.reference import (CHAPTERS, MissingReference, StaleReference, chapter_module, load_manifest,
+                                  reference_dir, run_reference, write_manifest)
+from lotterylab.reference import ch07
+
+ROOT = Path(__file__).resolve().parents[1]
+# Relative tolerance of a re-run sample on the same kind of device. On one machine the re-run is
+# bit-for-bit; another CPU (other vector units) may round differently, which 50,000 steps can amplify.
+RTOL = 0.02
+
+
+def test_manifest_round_trip_and_refusals(tmp_path):
+    (tmp_path / "a.pt").write_bytes(b"abc")
+    m = write_manifest(tmp_path, chapter=7, title="t", config={"n": 1}, seeds=range(3), device="cpu", wall_seconds=60)
+    assert load_manifest(tmp_path, chapter=7) == m
+    assert m.seeds == [0, 1, 2] and m.torch == torch.__version__ and "manifest: reference/ch07" in m.describe()
+    (tmp_path / "a.pt").write_bytes(b"abd")
+    with pytest.raises(MissingReference, match="SHA-256 mismatch.*make reference CH=7"):
+        load_manifest(tmp_path, chapter=7)
+    (tmp_path / "a.pt").unlink()
+    with pytest.raises(MissingReference, match="a.pt.*is missing"):
+        load_manifest(tmp_path, chapter=7)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(MissingReference, match="damaged.*make reference CH=7"):
+        load_manifest(tmp_path, chapter=7)
+    with pytest.raises(MissingReference, match="no reference run.*make reference CH=3"):
+        load_manifest(tmp_path / "nothing", chapter=3)
+
+
+def test_bad_chapter_is_refused():
+    with pytest.raises(LotteryLabError, match="chapter"):
+        reference_dir("7")
+    with pytest.raises(LotteryLabError, match="chapter=99 has no reference run; choose from"):
+        chapter_module(99)
+
+
+TINY = [dataclasses.replace(c, fit=FitConfig(steps=30, decay_every=10, n_points=16), n_seeds=3, compile=False)
+        for c in ch07.sweep_configs()[:1]]
+
+
+def test_ch07_reference_runs_loads_verifies_and_goes_stale(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOTTERYLAB_REFERENCE", str(tmp_path))
+    monkeypatch.setattr(ch07, "sweep_configs", lambda: [dataclasses.replace(c, widths=(1, 2)) for c in TINY])
+    manifest = run_reference(7, device="cpu")
+    assert manifest.device == "cpu" and manifest.command == "make reference CH=7" and len(manifest.files) == 4
+    ref = ch07.load()
+    assert sorted(ref.sweep.runs) == [("leaky_relu", 1), ("leaky_relu", 2), ("silu", 1), ("silu", 2)]
+    check = ch07.verify(ref, n_seeds=2, seed=1)
+    assert len(check.seeds) == 2 and check.max_rel_error == 0.0      # the same code on the same machine
+    with pytest.raises(LotteryLabError, match="n_seeds"):
+        ch07.verify(ref, n_seeds=0)
+    with pytest.raises(LotteryLabError, match="reference must be a ScalingReference"):
+        ch07.verify(ref.sweep)
+    longer = [dataclasses.replace(c, widths=(1, 2), fit=dataclasses.replace(c.fit, steps=31)) for c in TINY]
+    monkeypatch.setattr(ch07, "sweep_configs", lambda: longer)
+    with pytest.raises(StaleReference, match="config.*make reference CH=7"):
+        ch07.load()
+
+
+def shipped_chapters() -> list[int]:
+    """Chapters whose reference store holds a manifest (a finished reference run)."""
+    return [c for c in sorted(CHAPTERS) if (reference_dir(c) / "manifest.json").exists()]
+
+
+def test_every_chapter_that_shows_a_reference_has_one():
+    for page in sorted((ROOT / "book").glob("[0-9][0-9]_*.md")):
+        uses = {int(n) for n in re.findall(r"lotterylab\.reference\.ch(\d\d)", page.read_text())}
+        for chapter in uses:
+            assert chapter in shipped_chapters(), (f"{page.name} shows chapter {chapter}'s reference, but "
+                                                   f"{reference_dir(chapter)} has no manifest")
+
+
+def test_the_store_is_small():
+    files = [p for p in (ROOT / "reference").rglob("*") if p.is_file()] if (ROOT / "reference").exists() else []
+    assert sum(p.stat().st_size for p in files) < 20e6
+
+
+@pytest.mark.parametrize("chapter", shipped_chapters())
+def test_shipped_reference_is_reproduced(chapter):
+    """Re-run a random sample of a shipped reference from its stored config and compare."""
+    module = chapter_module(chapter)
+    ref = module.load()                       # missing, damaged or stale files fail here, naming the command
+    device = ref.manifest.device
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("this reference was made on a GPU; its sample is re-run on a GPU only")
+    seed = int(os.environ.get("LOTTERYLAB_VERIFY_SEED", int.from_bytes(os.urandom(2), "little")))
+    check = module.verify(ref, seed=seed, device=device)
+    assert np.all(np.isfinite(check.stored) == np.isfinite(check.recomputed)), check
+    finite = np.isfinite(check.stored)
+    assert check.max_rel_error <= RTOL or np.allclose(check.recomputed[finite], check.stored[finite], rtol=RTOL), (
+        f"sample (LOTTERYLAB_VERIFY_SEED={seed}) not reproduced within {RTOL:.0%}: {check}")
