@@ -103,3 +103,24 @@ def test_shipped_reference_is_reproduced(chapter):
     finite = np.isfinite(check.stored)
     assert check.max_rel_error <= RTOL or np.allclose(check.recomputed[finite], check.stored[finite], rtol=RTOL), (
         f"sample (LOTTERYLAB_VERIFY_SEED={seed}) not reproduced within {RTOL:.0%}: {check}")
+
+
+def test_ch01_reference_runs_loads_and_verifies(tmp_path, monkeypatch, mnist):
+    from lotterylab.reference import ch01
+    from lotterylab.training import TrainConfig
+
+    monkeypatch.setenv("LOTTERYLAB_REFERENCE", str(tmp_path / "store"))
+    monkeypatch.setenv("LOTTERYLAB_RESULTS", str(tmp_path / "results"))
+    tiny = ch01.IMPConfig(rounds=2, train=TrainConfig(steps=20, eval_every=10))
+    monkeypatch.setattr(ch01, "config", lambda: tiny)
+    monkeypatch.setattr(ch01, "SEEDS", [0, 1])
+    manifest = run_reference(1, device="cpu")
+    assert manifest.seeds == [0, 1] and sorted(manifest.files) == ["imp_seed0.pt", "imp_seed1.pt"]
+    ref = ch01.load()
+    assert len(ref.records) == 2 * (1 + 2 * 3)
+    assert ref.runs[0].mask(2).density == pytest.approx(0.8 ** 2, abs=0.01)
+    check = ch01.verify(ref, seed=3)
+    assert check.level in (1, 2) and check.max_rel_error == 0.0
+    monkeypatch.setattr(ch01, "config", lambda: dataclasses.replace(tiny, rounds=3))
+    with pytest.raises(StaleReference, match="config"):
+        ch01.load()

@@ -9,7 +9,7 @@ that refreshes them) and ``verify`` (re-run a random sample). A quick book build
 
 Example:
     >>> sorted(CHAPTERS)
-    [7]
+    [1, 7]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from lotterylab.reference.store import (ENV_REFERENCE, Manifest, MissingReferenc
 __all__ = ["CHAPTERS", "ENV_REFERENCE", "Manifest", "MissingReference", "StaleReference", "chapter_module",
            "load_manifest", "reference_dir", "refresh_command", "run_reference", "write_manifest"]
 
-CHAPTERS = {7: "lotterylab.reference.ch07"}
+CHAPTERS = {1: "lotterylab.reference.ch01", 7: "lotterylab.reference.ch07"}
 
 
 def chapter_module(chapter: int):
@@ -39,7 +39,7 @@ def chapter_module(chapter: int):
 def _plain_configs(module) -> tuple[dict, list]:
     configs = module.sweep_configs() if hasattr(module, "sweep_configs") else module.configs()
     plain = [json.loads(json.dumps(dataclasses.asdict(c), default=str)) for c in configs]
-    seeds = sorted({s for c in configs for s in c.seeds})
+    seeds = getattr(module, "SEEDS", None) or sorted({s for c in configs for s in c.seeds})
     return {"configs": plain}, seeds
 
 
