@@ -2,7 +2,9 @@
 
 Train a dense copy, pick the weights to keep from it (:func:`heuristic_mask`, e.g.
 ``large_final_same_sign``), then put the mask on the *untrained* weights, optionally changed by
-:func:`mask_one_weights` (initial signs or random signs, initial magnitudes or a constant one).
+:func:`mask_one_weights` (initial, random or re-initialised signs; initial, constant or re-initialised
+magnitudes). The same function gives the starting weights of Zhou et al.'s *retraining* ablation:
+the kept weights with re-initialised magnitudes but their initial signs.
 :func:`train_frozen_pruned` is the "mask-0" ablation: the pruned weights stay frozen at their
 initial values instead of being zeroed. :func:`plot_ablation_bars` draws one bar per variant.
 
@@ -41,8 +43,8 @@ __all__ = [
 
 VERSION = 1  # of what this module computes: bump when a change here changes the numbers
 CRITERIA = ("large_final", "large_final_same_sign", "large_init", "random")
-MAGNITUDES = ("init", "constant")
-SIGNS = ("init", "random")
+MAGNITUDES = ("init", "constant", "reinit")
+SIGNS = ("init", "random", "reinit")
 
 
 def _check_state(name: str, state) -> None:
@@ -106,19 +108,35 @@ def heuristic_mask(init: Mapping[str, torch.Tensor], final: Mapping[str, torch.T
     return Mask(out)
 
 
-def mask_one_weights(init: Mapping[str, torch.Tensor], mask: Mask, *, magnitudes: str = "init",
-                     signs: str = "init", generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """The untrained weights a supermask is applied to, with Zhou et al.'s "mask-1" variants.
+def _check_reinit(reinit, init, mask: Mask) -> None:
+    if not isinstance(reinit, Mapping) or not all(isinstance(t, torch.Tensor) for t in reinit.values()):
+        raise LotteryLabError("magnitudes='reinit' or signs='reinit' needs reinit= (a dict name -> tensor, "
+                              f"e.g. the state_dict of a freshly initialised network), not {type(reinit).__name__}.")
+    for name in mask:
+        if name not in reinit or reinit[name].shape != init[name].shape:
+            raise LotteryLabError(f"reinit must hold {name!r} with shape {tuple(init[name].shape)}; got "
+                                  f"{tuple(reinit[name].shape) if name in reinit else 'nothing'}.")
 
-    Kept weights get magnitude ``|w_init|`` (``magnitudes="init"``) or the layer's initial standard
-    deviation (``"constant"``), and sign ``sign(w_init)`` (``signs="init"``) or a random sign
-    (``"random"``, needs ``generator``). Pruned weights are zero. Tensors not in ``mask`` are copied.
-    ``mask`` is a :class:`~lotterylab.pruning.Mask` (a dict of 0/1 tensors is converted); every
-    name in it must be a tensor of ``init`` of the same shape.
+
+def mask_one_weights(init: Mapping[str, torch.Tensor], mask: Mask, *, magnitudes: str = "init",
+                     signs: str = "init", generator: torch.Generator | None = None,
+                     reinit: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The weights a mask is applied to, with Zhou et al.'s "mask-1" variants.
+
+    Kept weights get magnitude ``|w_init|`` (``magnitudes="init"``), the layer's initial standard
+    deviation (``"constant"``) or ``|w_reinit|`` (``"reinit"``), and sign ``sign(w_init)``
+    (``signs="init"``), a random sign (``"random"``, needs ``generator``) or ``sign(w_reinit)``
+    (``"reinit"``). ``reinit`` (needed by either ``"reinit"``) holds a fresh draw of the same
+    network, e.g. another seed's state_dict. Pruned weights are zero; tensors not in ``mask`` are
+    copied from ``init``. ``mask`` is a :class:`~lotterylab.pruning.Mask` (a dict of 0/1 tensors is
+    converted); every name in it must be a tensor of ``init`` of the same shape.
 
     >>> w = {"w": torch.tensor([[0.5, -2.0]])}
     >>> mask_one_weights(w, Mask({"w": torch.tensor([[True, True]])}), magnitudes="constant")["w"]
     tensor([[ 1.2500, -1.2500]])
+    >>> fresh = {"w": torch.tensor([[-0.1, 0.3]])}
+    >>> mask_one_weights(w, Mask({"w": torch.tensor([[True, True]])}), magnitudes="reinit", reinit=fresh)["w"]
+    tensor([[ 0.1000, -0.3000]])
     """
     check_choice("magnitudes", magnitudes, MAGNITUDES)
     check_choice("signs", signs, SIGNS)
@@ -127,14 +145,25 @@ def mask_one_weights(init: Mapping[str, torch.Tensor], mask: Mask, *, magnitudes
     mask.check_matches(init)
     if signs == "random" and not isinstance(generator, torch.Generator):
         raise LotteryLabError("signs='random' needs a generator= (a torch.Generator, for reproducibility).")
+    if "reinit" in (magnitudes, signs):
+        _check_reinit(reinit, init, mask)
     out = {}
     for name, w in init.items():
         w = w.detach().clone()
         if name in mask:
-            mag = w.abs() if magnitudes == "init" else torch.full_like(w, float(w.std(correction=0)))
-            sgn = torch.sign(w)
-            if signs == "random":
-                sgn = (torch.randint(0, 2, w.shape, generator=generator).to(w) * 2 - 1)
+            fresh = reinit[name].detach().to(w) if "reinit" in (magnitudes, signs) else None
+            if magnitudes == "init":
+                mag = w.abs()
+            elif magnitudes == "constant":
+                mag = torch.full_like(w, float(w.std(correction=0)))
+            else:
+                mag = fresh.abs()
+            if signs == "init":
+                sgn = torch.sign(w)
+            elif signs == "random":
+                sgn = torch.randint(0, 2, w.shape, generator=generator).to(w) * 2 - 1
+            else:
+                sgn = torch.sign(fresh)
             w = mag * sgn * mask[name].to(w.device)
         out[name] = w
     return out

@@ -44,6 +44,23 @@ def test_mask_one_weights_variants():
         mask_one_weights(w, mask, signs="random")
 
 
+def test_mask_one_weights_reinit_variants_take_magnitudes_or_signs_from_the_fresh_draw():
+    g = make_generator(0)
+    w = {"w": torch.randn(30, 20, generator=g), "b": torch.randn(30, generator=g)}
+    fresh = {"w": torch.randn(30, 20, generator=g), "b": torch.randn(30, generator=g)}
+    mask = Mask({"w": torch.rand(30, 20, generator=g) < 0.5})
+    keep = mask["w"]
+    zhou = mask_one_weights(w, mask, magnitudes="reinit", reinit=fresh)       # Zhou's sign experiment
+    assert torch.equal(zhou["w"][keep].abs(), fresh["w"][keep].abs())
+    assert torch.equal(torch.sign(zhou["w"][keep]), torch.sign(w["w"][keep]))
+    assert torch.all(zhou["w"][~keep] == 0) and torch.equal(zhou["b"], w["b"])  # biases: the initial ones
+    control = mask_one_weights(w, mask, magnitudes="reinit", signs="reinit", reinit=fresh)  # Frankle's control
+    assert torch.equal(control["w"][keep], fresh["w"][keep])
+    flipped = mask_one_weights(w, mask, signs="reinit", reinit=fresh)
+    assert torch.equal(flipped["w"][keep].abs(), w["w"][keep].abs())
+    assert torch.equal(torch.sign(flipped["w"][keep]), torch.sign(fresh["w"][keep]))
+
+
 def test_train_frozen_pruned_keeps_pruned_at_init(mnist):
     net = lenet_300_100(seed=0)
     init = {k: v.clone() for k, v in net.state_dict().items()}
@@ -138,6 +155,12 @@ def test_bad_mask_one_weights_arguments_are_clear_errors():
         mask_one_weights(w, {"w": torch.full((3, 2), 0.5)})
     with pytest.raises(LotteryLabError, match="magnitudes"):
         mask_one_weights(w, Mask({"w": torch.ones(3, 2)}), magnitudes="trained")
+    with pytest.raises(LotteryLabError, match="reinit"):
+        mask_one_weights(w, Mask({"w": torch.ones(3, 2)}), magnitudes="reinit")        # no fresh draw given
+    with pytest.raises(LotteryLabError, match="reinit"):
+        mask_one_weights(w, Mask({"w": torch.ones(3, 2)}), signs="reinit", reinit={"w": torch.ones(2, 3)})
+    with pytest.raises(LotteryLabError, match="reinit"):
+        mask_one_weights(w, Mask({"w": torch.ones(3, 2)}), signs="reinit", reinit={"v": torch.ones(3, 2)})
 
 
 def test_bad_train_frozen_pruned_arguments_fail_before_training(mnist):
