@@ -8,6 +8,9 @@
    ``naive`` trains one network per seed in a Python loop (``train_residual`` with one seed, which is the
    same arithmetic as a hand-written single network); ``batched`` trains all seeds as one tensor program.
    The naive loop is timed on ``--naive-seeds`` seeds and extrapolated linearly per seed.
+3. **Weight matching** (two LeNet-300-100 and two chapter-2 ConvNets from different seeds):
+   ``lotterylab.permutation.weight_matching``, one exact linear assignment per hidden layer per sweep,
+   sweeps repeated until no layer changes: the time it takes, to show the chapter can align live.
 
 A measurement, not a test. Run it alone, e.g.
 ``flock /tmp/lotterylab-cpu.lock .venv/bin/python benchmarks/bench_stability.py`` (under a minute).
@@ -22,7 +25,8 @@ import torch
 
 from lotterylab.data import load_mnist_subset
 from lotterylab.interpolation import evaluate_path, interpolate
-from lotterylab.models import lenet_300_100
+from lotterylab.models import conv_net, lenet_300_100
+from lotterylab.permutation import weight_matching
 from lotterylab.residual_sign import ResidualSignConfig, make_task, train_residual
 from lotterylab.training import evaluate
 
@@ -80,6 +84,11 @@ def main() -> None:
     t_together = best_of(together, args.repeats)
     print(f"residual trainer, {args.seeds} seeds x {cfg.steps} steps: naive {t_loop:6.2f} s (extrapolated from "
           f"{args.naive_seeds} seeds) | batched {t_together:6.2f} s | ratio {t_loop / t_together:5.1f}x")
+
+    for name, make in (("LeNet-300-100", lenet_300_100), ("ConvNet", conv_net)):
+        sa, sb = make(seed=0).state_dict(), make(seed=1).state_dict()
+        t_match = best_of(lambda: weight_matching(sa, sb), args.repeats)
+        print(f"weight matching, two {name} from different seeds: {t_match:6.2f} s")
 
 
 if __name__ == "__main__":

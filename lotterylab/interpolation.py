@@ -27,7 +27,8 @@ from lotterylab.errors import LotteryLabError, check_choice, check_positive_floa
 from lotterylab.plotting import PALETTE, get_ax
 from lotterylab.pruning import Mask
 
-__all__ = ["N_ALPHAS", "check_alphas", "check_records", "error_barrier", "evaluate_path", "interpolate", "plot_path"]
+__all__ = ["N_ALPHAS", "check_alphas", "check_records", "error_barrier", "evaluate_path", "interpolate", "plot_barriers",
+           "plot_path"]
 
 N_ALPHAS = 30  # points on the line when none are given (Frankle et al. 2020 use 30)
 
@@ -276,5 +277,34 @@ def plot_path(records: Sequence[Mapping], *, ax=None, metric: str = "error", sca
     ax.set_ylabel("test error (%)" if metric == "error" else "test loss")
     if title:
         ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_barriers(records: Sequence[Mapping], *, ax=None, threshold: float = 0.02):
+    """Error barrier (percentage points) against rewind step k, one line per kind; returns the Axes.
+
+    The dashed line is the 2-point threshold below which Frankle et al. call a network stable.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> recs = [{"kind": "dense", "rewind_step": k, "barrier": 0.01} for k in (0, 10)]
+        >>> plot_barriers(recs).get_ylabel()
+        'error barrier (percentage points)'
+    """
+    check_positive_float("threshold", threshold)
+    records = check_records(records, ("kind", "rewind_step", "barrier"))
+    ax = get_ax(ax, figsize=(6, 4))
+    kinds = list(dict.fromkeys(r["kind"] for r in records))            # in order of first appearance
+    positions = {k: i for i, k in enumerate(sorted({r["rewind_step"] for r in records}))}
+    for kind in kinds:
+        rs = sorted((r for r in records if r["kind"] == kind), key=lambda r: r["rewind_step"])
+        ax.plot([positions[r["rewind_step"]] for r in rs], [100 * r["barrier"] for r in rs], marker="o",
+                color=PALETTE.get(kind), label=kind)
+    ax.axhline(100 * threshold, ls="--", color="k", lw=1, label=f"stability threshold ({100 * threshold:.0f} pts)")
+    ax.set_xticks(range(len(positions)), [str(s) for s in positions])
+    ax.set_xlabel("rewind step k (where the two copies start)")
+    ax.set_ylabel("error barrier (percentage points)")
     ax.legend(fontsize=8)
     return ax

@@ -23,9 +23,10 @@ from torch import nn
 
 from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_float, check_positive_int
-from lotterylab.interpolation import N_ALPHAS, check_alphas, check_records, error_barrier, evaluate_path
+from lotterylab.data import load_mnist_subset
+from lotterylab.interpolation import N_ALPHAS, check_alphas, error_barrier, evaluate_path, plot_barriers
 from lotterylab.models import conv_net, lenet_300_100
-from lotterylab.plotting import PALETTE, get_ax
+from lotterylab.permutation import ControlResult, different_init_control
 from lotterylab.presets import pick
 from lotterylab.progress import check_progress, progress_bar
 from lotterylab.pruning import Mask, random_mask_like
@@ -41,10 +42,12 @@ __all__ = [
     "VERSION",
     "InstabilityResult",
     "StabilityConfig",
+    "StabilityReference",
     "StabilityRun",
     "instability",
     "plot_barriers",
-        "run_instability",
+    "reference_instability",
+    "run_instability",
 ]
 
 VERSION = 1  # of run_instability's results: bump when a change to this module changes the numbers
@@ -92,21 +95,22 @@ class StabilityConfig:
 
     @classmethod
     def for_preset(cls, preset: str, **overrides) -> StabilityConfig:
-        """``quick``: LeNet, 1,000 Adam steps, k in (0, 50, 200), 7 IMP rounds (21% density).
+        """``quick``: LeNet, 1,000 Adam steps at the paper's lr 1.2e-3, k in (0, 50, 200), 7 IMP rounds (21%).
 
-        ``full``: the ConvNet, 6,000 SGD steps (lr 0.05, momentum 0.9), k in (0, 100, 500, 2000),
-        10 IMP rounds (11% density): a GPU setting. ``overrides`` replace any field.
+        ``full``: LeNet, 1,000 Adam steps at lr 1e-2 (a setting in which the dense network is unstable
+        at initialisation on the MNIST subset), k in (0, 25, 100, 300), 12 IMP rounds (6.9% density):
+        minutes on a 2-core CPU. ``overrides`` replace any field (``model="conv"`` for the ConvNet).
         """
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise LotteryLabError(f"overrides {unknown} are not fields of StabilityConfig; choose from "
                                   f"{[f.name for f in dataclasses.fields(cls)]}.")
         base = cls(
-            model=pick(preset, quick="lenet", full="conv"),
+            model="lenet",
             train=pick(preset, quick=TrainConfig(steps=1000, eval_every=250),
-                       full=TrainConfig(steps=6000, lr=0.05, optimizer="sgd", eval_every=500)),
-            rewind_steps=pick(preset, quick=(0, 50, 200), full=(0, 100, 500, 2000)),
-            imp_rounds=pick(preset, quick=7, full=10))
+                       full=TrainConfig(steps=1000, lr=1e-2, eval_every=250)),
+            rewind_steps=pick(preset, quick=(0, 50, 200), full=(0, 25, 100, 300)),
+            imp_rounds=pick(preset, quick=7, full=12))
         return dataclasses.replace(base, **overrides)
 
     @property
@@ -325,30 +329,45 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
     return run
 
 
-def plot_barriers(records: Sequence[Mapping], *, ax=None, threshold: float = 0.02):
-    """Error barrier (percentage points) against rewind step k, one line per kind; returns the Axes.
+@dataclass
+class StabilityReference:
+    """The chapter's reference result: one :class:`StabilityRun` per seed and the positive control."""
 
-    The dashed line is the 2-point threshold below which Frankle et al. call a network stable.
+    config: StabilityConfig
+    runs: list[StabilityRun]
+    control: ControlResult
 
-    Example:
-        >>> import matplotlib
-        >>> matplotlib.use("Agg")
-        >>> recs = [{"kind": "dense", "rewind_step": k, "barrier": 0.01} for k in (0, 10)]
-        >>> plot_barriers(recs).get_ylabel()
-        'error barrier (percentage points)'
+    def barriers(self, kind: str) -> dict[int, list[float]]:
+        """``{k: [barrier of each seed]}`` for ``kind`` (fractions, not points)."""
+        return {k: [run.record(kind, k)["barrier"] for run in self.runs] for k in self.config.rewind_steps}
+
+
+def reference_instability(directory: str | Path, *, seeds: Sequence[int] = (0, 1, 2),
+                          device: torch.device | str | None = None, progress=None) -> StabilityReference:
+    """The chapter's reference run: the ``full`` preset's analysis for each seed, and its positive control.
+
+    Runs (or resumes, or loads) :func:`run_instability` on the MNIST subset with
+    ``StabilityConfig.for_preset("full")`` for every seed (``stability_full_seed{s}.pt`` in
+    ``directory``) and :func:`lotterylab.permutation.different_init_control` for initialisations
+    ``seeds[0]`` and ``seeds[0] + 1`` (``control_full.pt``). ``device=None``: :func:`get_device`.
+    Command: ``python -c "from lotterylab.stability import reference_instability as r; r('reference/ch02')"``.
     """
-    check_positive_float("threshold", threshold)
-    records = check_records(records, ("kind", "rewind_step", "barrier"))
-    ax = get_ax(ax, figsize=(6, 4))
-    kinds = [k for k in KINDS if any(r["kind"] == k for r in records)]
-    positions = {k: i for i, k in enumerate(sorted({r["rewind_step"] for r in records}))}
-    for kind in kinds:
-        rs = sorted((r for r in records if r["kind"] == kind), key=lambda r: r["rewind_step"])
-        ax.plot([positions[r["rewind_step"]] for r in rs], [100 * r["barrier"] for r in rs], marker="o",
-                color=PALETTE[kind], label=kind)
-    ax.axhline(100 * threshold, ls="--", color="k", lw=1, label=f"stability threshold ({100 * threshold:.0f} pts)")
-    ax.set_xticks(range(len(positions)), [str(s) for s in positions])
-    ax.set_xlabel("rewind step k (where the two copies start)")
-    ax.set_ylabel("error barrier (percentage points)")
-    ax.legend(fontsize=8)
-    return ax
+    if not isinstance(directory, (str, Path)):
+        raise LotteryLabError(f"directory must be a folder path, got {type(directory).__name__}.")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds or len(set(seeds)) != len(seeds):
+        raise LotteryLabError(f"seeds must be a non-empty sequence of distinct seeds, e.g. (0, 1, 2); got {seeds!r}.")
+    seeds = [check_positive_int("seeds", s, minimum=0) for s in seeds]
+    try:
+        device = get_device(None if device is None else str(device))
+    except LotteryLabError as exc:
+        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    data = load_mnist_subset(seed=0, device=device)
+    config = StabilityConfig.for_preset("full")
+    runs = [run_instability(data, config, seed=s, device=device, checkpoint=directory / f"stability_full_seed{s}.pt",
+                            progress=progress) for s in seeds]
+    control = different_init_control(config.model_fn, data, config.train, init_seeds=(seeds[0], seeds[0] + 1),
+                                     data_seeds=tuple(seeds[0] + n for n in config.noise_seeds), alphas=config.alphas,
+                                     device=device, checkpoint=directory / "control_full.pt", progress=progress)
+    return StabilityReference(config=config, runs=runs, control=control)

@@ -63,7 +63,8 @@ def test_ch2_instability_and_residual_sign_on_cuda():
     X, y = torch.randn(90, 784, generator=g), torch.randint(0, 10, (90,), generator=g)
     data = Split(X, y, X[:30], y[:30], X[:40], y[:40]).to(CUDA)
     tcfg = TrainConfig(steps=4, batch_size=30, eval_every=2, optimizer="sgd", lr=0.01)
-    cfg = StabilityConfig.for_preset("full", train=tcfg, rewind_steps=(0, 2), imp_rounds=1, n_alphas=3)
+    cfg = StabilityConfig.for_preset("full", train=tcfg, rewind_steps=(0, 2), imp_rounds=1, n_alphas=3,
+                                      model="conv")  # the full preset is LeNet; keep the ConvNet on CUDA too
     run = run_instability(data, cfg, seed=0)
     assert len(run.records) == 6 and all(math.isfinite(v) for r in run.records for v in r["error"] + r["loss"])
     assert all(r["barrier"] == error_barrier(r["alphas"], r["error"]) for r in run.records)

@@ -251,7 +251,8 @@ def test_evaluate_path_bad_input(pair, toy_data):
 def test_config_validation():
     cfg = StabilityConfig.for_preset("quick")
     assert cfg.model == "lenet" and cfg.rewind_steps[0] == 0
-    assert StabilityConfig.for_preset("full").model == "conv"
+    full = StabilityConfig.for_preset("full")
+    assert full.model == "lenet" and full.train.lr > cfg.train.lr and full.imp_rounds > cfg.imp_rounds
     assert cfg.alphas[0] == 0.0 and cfg.alphas[-1] == 1.0 and len(cfg.alphas) == 30
     with pytest.raises(LotteryLabError, match="model"):
         StabilityConfig(model="resnet")
@@ -278,7 +279,7 @@ def test_stability_config_validates_every_field_at_construction(field, value):
 
 
 def test_stability_config_overrides():
-    cfg = StabilityConfig.for_preset("full", n_alphas=5, kinds=["dense"], rewind_steps=[0, 10])
+    cfg = StabilityConfig.for_preset("full", n_alphas=5, kinds=["dense"], rewind_steps=[0, 10], model="conv")
     assert cfg.model == "conv" and cfg.kinds == ("dense",) and cfg.rewind_steps == (0, 10)   # lists become tuples
     assert len(cfg.alphas) == 5 and hash(cfg) == hash(dataclasses.replace(cfg))
     with pytest.raises(LotteryLabError, match="num_alphas"):
@@ -354,11 +355,11 @@ class CountingBar:
 
 
 def test_full_preset_code_path_runs_tiny_and_resumes(tmp_path, monkeypatch):
-    """The `full` preset's ConvNet path, at a tiny size on CPU; a checkpointed run resumes without training."""
+    """The ConvNet path, at a tiny size on CPU; a checkpointed run resumes without training."""
     data = tiny_split()
     cfg = StabilityConfig.for_preset("full", train=TrainConfig(steps=4, batch_size=30, eval_every=2,
                                                                 optimizer="sgd", lr=0.01),
-                                     rewind_steps=(0, 2), imp_rounds=1, n_alphas=3)
+                                     rewind_steps=(0, 2), imp_rounds=1, n_alphas=3, model="conv")
     assert isinstance(cfg.model_fn(0), ConvNet)
     ckpt = tmp_path / "stab.pt"
     bar = CountingBar()
@@ -632,3 +633,44 @@ def test_residual_plots_return_axes():
     assert ax.get_ylabel() == "plus quantiles" and ax.get_xscale() == "log"
     ax = plot_ecdf({"a": [1.0, 2.0], "b": [2.0, 3.0]})
     assert len(ax.lines) == 2
+
+
+# --- the reference run: wiring only (the real run takes minutes to tens of minutes) ---------------------
+def test_reference_instability_runs_the_full_preset_in_its_folder(tmp_path, monkeypatch):
+    calls = {"run": []}
+    fake_data = object()
+    monkeypatch.setattr(stability, "load_mnist_subset", lambda seed, device: fake_data)
+
+    def fake_run(data, config, *, seed, device, checkpoint, progress):
+        calls["run"].append((data, config, seed, checkpoint))
+        run = StabilityRun(seed=seed, config=config)
+        run.records = [{"kind": "dense", "rewind_step": k, "barrier": seed + k / 1000} for k in config.rewind_steps]
+        return run
+
+    def fake_control(model_fn, data, config, *, init_seeds, data_seeds, alphas, device, checkpoint, progress):
+        calls["control"] = (model_fn, data, config, init_seeds, data_seeds, len(alphas), checkpoint)
+        return "control"
+
+    monkeypatch.setattr(stability, "run_instability", fake_run)
+    monkeypatch.setattr(stability, "different_init_control", fake_control)
+    folder = tmp_path / "ch02"
+    ref = stability.reference_instability(folder, seeds=(3, 5), device="cpu")
+    full = StabilityConfig.for_preset("full")
+    assert isinstance(ref, stability.StabilityReference) and ref.config == full and ref.control == "control"
+    assert calls["run"] == [(fake_data, full, s, folder / f"stability_full_seed{s}.pt") for s in (3, 5)]
+    assert calls["control"] == (full.model_fn, fake_data, full.train, (3, 4), (4, 5), full.n_alphas,
+                                folder / "control_full.pt")
+    assert ref.barriers("dense") == {k: [3 + k / 1000, 5 + k / 1000] for k in full.rewind_steps}
+    assert folder.is_dir()
+
+
+def test_reference_instability_bad_inputs(tmp_path):
+    with pytest.raises(LotteryLabError, match="directory"):
+        stability.reference_instability(3)
+    with pytest.raises(LotteryLabError, match="device"):
+        stability.reference_instability(tmp_path / "x", device="tpu")
+    with pytest.raises(LotteryLabError, match="seeds"):
+        stability.reference_instability(tmp_path / "x", seeds=(1, 1))
+    with pytest.raises(LotteryLabError, match="seeds"):
+        stability.reference_instability(tmp_path / "x", seeds=(-1,))
+    assert not (tmp_path / "x").exists()   # nothing is created for a refused call
