@@ -5,16 +5,20 @@ ReLU network (``lotterylab.models.TangentMLP``, NTK parameterisation) of width `
 
 * ``explicit loop``  one ``torch.autograd.grad`` call per (image, output) builds the rows of the
                      full Jacobian ``J`` (n k x P), then ``J @ J.T`` (the textbook way);
-* ``torch.func``     ``lotterylab.tangent.empirical_ntk``: ``vmap(jacrev)`` over chunks of
-                     ``--chunk`` images, contracted chunk by chunk (no Python loop over images).
+* ``torch.func``     ``lotterylab.tangent.empirical_ntk``'s generic path: ``vmap(jacrev)`` over
+                     chunks of ``--chunk`` images, contracted chunk by chunk (no Python loop over
+                     images); forced here with an all-ones mask on the first layer;
+* ``closed form``    ``empirical_ntk`` as the chapter calls it: for a one-output, one-hidden-layer
+                     ``TangentMLP`` it skips the Jacobian and multiplies small matrices of activations
+                     (``O(n^2 width)`` instead of ``O(n^2 P)``; only with ``--outputs 1``).
 
 With ``--outputs 1`` (default) the network has one output (the chapter's odd/even task);
 ``--outputs 10`` times the 10-class case with ``reduction="full"`` (an n x n x 10 x 10 kernel). Each
 way runs once as warm-up and then ``--repeats`` times; the table gives medians and the ratio, and the
 two kernels are compared (largest absolute difference relative to the largest entry). Measured on the
-course's 2-core CPU (defaults, 2 threads): 1.37 s explicit vs 1.31 s torch.func, ratio 1.0x; the 10-output
-case (--n 64 --width 256 --outputs 10) is also 1.0x. Both are dominated by the same n^2 P contraction, so
-torch.func buys no speed here; what it buys is bounded memory (the full n x P Jacobian is never needed
+course's 2-core CPU (defaults, 2 threads, before the closed form existed): 1.37 s explicit vs 1.31 s
+torch.func, ratio 1.0x; the 10-output case (--n 64 --width 256 --outputs 10) is also 1.0x. Both are
+dominated by the same n^2 P contraction, so torch.func buys no speed here; what it buys is bounded memory (the full n x P Jacobian is never needed
 when it does not fit, see ``max_cache_bytes``) and no Python loop over examples. A measurement,
 not a test: nothing is asserted. Run it with ``make bench`` or ``.venv/bin/python
 benchmarks/bench_ntk.py [--n 256] [--width 1024] [--outputs 1] [--chunk 32] [--repeats 3] [--threads N]``.
@@ -74,8 +78,11 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    all_ones = {"layers.0.weight": torch.ones_like(net.layers[0].weight)}      # forces the generic path
     ways = {"explicit loop": lambda: explicit_ntk(net, x),
-            "torch.func": lambda: empirical_ntk(net, x, chunk_size=args.chunk)}
+            "torch.func": lambda: empirical_ntk(net, x, masks=all_ones, chunk_size=args.chunk)}
+    if args.outputs == 1 and len(net.layers) == 2:
+        ways["closed form"] = lambda: empirical_ntk(net, x, chunk_size=args.chunk)
     times = {name: [] for name in ways}
     kernels = {}
     for name, fn in ways.items():                            # warm-up
@@ -95,6 +102,10 @@ def main() -> None:
     for name in ways:
         print(f"{name:>14} | {med[name]:9.3f} | " + ", ".join(f"{t:.2f}" for t in times[name]))
     print(f"speed-up of torch.func over the explicit loop: {med['explicit loop'] / med['torch.func']:.1f}x")
+    if "closed form" in ways:
+        closed = float((kernels["closed form"] - ref).abs().max() / ref.abs().max())
+        print(f"speed-up of the closed form over the explicit loop: {med['explicit loop'] / med['closed form']:.0f}x "
+              f"(largest difference / largest entry: {closed:.1e})")
     print(f"kernel shape {tuple(kernels['torch.func'].shape)}; largest difference / largest entry: {diff:.1e} "
           f"({'agree' if diff < 1e-4 else 'DISAGREE'})")
 

@@ -61,13 +61,20 @@ class TangentConfig:
     reg_widths: tuple[int, ...] = (16, 64, 256, 1024, 4096)   # 1-D regression: hidden widths
     reg_points: int = 12                                       # training points of the 1-D task
     reg_steps: int = 1000                                      # full-batch gradient-descent steps
-    mnist_widths: tuple[int, ...] = (64, 256, 1024, 2048)      # MNIST parity task: hidden widths
+    mnist_widths: tuple[int, ...] = (64, 256, 1024)            # MNIST parity task: hidden widths
     n_train: int = 256                                         # MNIST training images
     n_test: int = 500                                          # MNIST test images
     mnist_steps: int = 300                                     # gradient-descent steps on MNIST
-    ticket_width: int = 1024                                   # width of the ticket experiment (one of mnist_widths)
+    ticket_width: int = 256                                    # ticket and spread experiments (one of mnist_widths)
     prune_fraction: float = 0.8                                # ticket: prune 80% of each weight matrix
     chunk_size: int = 32                                       # inputs per Jacobian chunk in the NTK
+    restricted_width: int = 64                                 # restricted tangent solve: width (J is held)
+    restricted_fractions: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)   # kept fractions q
+    random_draws: int = 3                                      # random column sets per fraction
+    n_inits: int = 4                                           # initialisations of the one-step solve (spread)
+    adam_width: int = 128                                      # linearising during Adam training: width
+    adam_steps: int = 300                                      # full-batch Adam steps
+    adam_linearize_at: tuple[int, ...] = (0, 20, 100)          # steps k at which the network is linearised
 
     def __post_init__(self) -> None:
         for name in ("reg_widths", "mnist_widths"):
@@ -77,6 +84,20 @@ class TangentConfig:
         for name in ("reg_steps", "n_test", "mnist_steps", "ticket_width", "chunk_size"):
             check_positive_int(name, getattr(self, name))
         check_fraction("prune_fraction", self.prune_fraction, low_inclusive=False)
+        for name in ("restricted_width", "random_draws", "adam_width", "adam_steps"):
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("n_inits", self.n_inits, minimum=2)
+        q = tuple(check_fraction("restricted_fractions entry", v, low_inclusive=False, high_inclusive=True)
+                  for v in self.restricted_fractions)
+        if not q or list(q) != sorted(set(q)):
+            raise LotteryLabError(f"restricted_fractions={self.restricted_fractions!r} must be increasing, in (0, 1].")
+        object.__setattr__(self, "restricted_fractions", q)
+        ks = tuple(self.adam_linearize_at)
+        if not ks or list(ks) != sorted(set(ks)) or any(isinstance(k, bool) or not isinstance(k, int)
+                                                         or not 0 <= k < self.adam_steps for k in ks):
+            raise LotteryLabError(f"adam_linearize_at={self.adam_linearize_at!r} must be increasing steps in "
+                                  f"[0, adam_steps={self.adam_steps}).")
+        object.__setattr__(self, "adam_linearize_at", ks)
         if self.ticket_width not in self.mnist_widths:
             raise LotteryLabError(f"ticket_width={self.ticket_width} must be one of mnist_widths={self.mnist_widths} "
                                   "(the ticket is read off that trained network).")
@@ -86,7 +107,8 @@ class TangentConfig:
         """The preset's sizes, with any field replaced by ``overrides``."""
         base = pick(preset, quick={}, full={
             "reg_widths": (16, 64, 256, 1024, 4096, 16384), "mnist_widths": (64, 256, 1024, 4096, 8192),
-            "n_train": 1024, "n_test": 1000, "mnist_steps": 1000, "ticket_width": 4096})
+            "n_train": 1024, "n_test": 1000, "mnist_steps": 1000, "ticket_width": 4096, "restricted_width": 256,
+            "n_inits": 8, "adam_width": 1024, "adam_steps": 1500, "adam_linearize_at": (0, 100, 500)})
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise LotteryLabError(f"overrides {unknown} are not TangentConfig fields; allowed: "

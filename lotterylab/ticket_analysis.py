@@ -27,6 +27,7 @@ __all__ = [
     "TicketAnalysis",
     "canonical_width2",
     "distill_width2",
+    "mirror_fraction",
     "pair_neurons",
     "pca",
     "plot_neuron_scatter",
@@ -83,6 +84,34 @@ def pair_neurons(w, b) -> list[tuple[int, int]]:
             pairs.append((i, j))
             free -= {i, j}
     return pairs
+
+
+def mirror_fraction(w, b, v=None, *, tol: float = 0.1) -> float:
+    """Fraction of one network's neurons whose :func:`pair_neurons` partner is a close mirror image.
+
+    A pair (i, j) counts when |w_i + w_j| and |b_i - b_j| (and, with ``v``, |v_i - v_j|) are all below
+    ``tol`` times the network's median |w|, |b| (and |v|). Each neuron of a counted pair counts once;
+    an odd neuron left out by the pairing never counts.
+
+    Example:
+        >>> mirror_fraction([1.0, -1.02, 2.0, 0.5], [0.3, 0.3, 1.0, -1.0])
+        0.5
+    """
+    w, b = _one_input("mirror_fraction", w, b)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
+        raise LotteryLabError(f"tol={tol!r} must be a positive number (a fraction of a typical weight).")
+    columns = [(-w, w), (b, b)]                       # mirror: w_i ~ -w_j, b_i ~ b_j (and v_i ~ v_j)
+    if v is not None:
+        v = np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v, dtype=float).reshape(-1)
+        if v.shape != b.shape:
+            raise LotteryLabError(f"v must have one output weight per neuron ({b.size}); got {v.size}.")
+        columns.append((v, v))
+    pairs = np.array(pair_neurons(w, b))
+    close = np.ones(len(pairs), dtype=bool)
+    for flipped, plain in columns:
+        scale = max(float(np.median(np.abs(plain))), 1e-300)
+        close &= np.abs(flipped[pairs[:, 0]] - plain[pairs[:, 1]]) < tol * scale
+    return 2 * int(close.sum()) / len(w)
 
 
 def _network(params: Params, index: int, x: torch.Tensor, y: torch.Tensor):

@@ -20,6 +20,7 @@ from lotterylab.lazy_training import (
 from lotterylab.models import TangentMLP
 from lotterylab.pruning import Mask, magnitude_prune
 from lotterylab.tangent import check_inputs, check_params, empirical_ntk, kernel_matrix, linearize, params_of
+from lotterylab.tangent_dynamics import linearize_during_training
 from lotterylab.tangent_fit import (
     GDHistory,
     function_distance,
@@ -28,6 +29,7 @@ from lotterylab.tangent_fit import (
     tangent_predict,
     train_mse_gd,
 )
+from lotterylab.tangent_tickets import restricted_solve_curve
 
 
 def _x(n, d=3, seed=0):
@@ -177,6 +179,32 @@ def test_ntk_names_and_masks_select_jacobian_columns():
     keep[first] = mask.reshape(-1).double()
     K_mask = empirical_ntk(net, x, masks={"layers.0.weight": mask}).double()
     assert torch.allclose(K_mask, (J * keep) @ J.T, atol=1e-5)
+
+
+@pytest.mark.parametrize("parameterization", ["ntk", "standard"])
+def test_one_hidden_layer_closed_form_kernel_matches_explicit_jacobian(parameterization):
+    net = TangentMLP(3, [9], 1, parameterization=parameterization, bias_std=0.7, seed=2)
+    with torch.no_grad():
+        net.layers[0].bias.add_(0.5)                          # some units off, some on
+    x, x2 = _x(6), _x(4, seed=3)
+    J, J2 = explicit_jacobian(net, x), explicit_jacobian(net, x2)
+    names = [n for n, _ in net.named_parameters()]
+    sizes = [p.numel() for p in net.parameters()]
+    cols = dict(zip(names, torch.arange(sum(sizes)).split(sizes)))
+    assert torch.allclose(empirical_ntk(net, x).double(), J @ J.T, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(empirical_ntk(net, x, x2).double(), J @ J2.T, rtol=1e-5, atol=1e-5)
+    for name in names:                                        # each layer's share
+        c = cols[name]
+        assert torch.allclose(empirical_ntk(net, x, names=[name]).double(), J[:, c] @ J[:, c].T, atol=1e-5), name
+    out_mask = (torch.arange(9) % 3 == 0).float()[None]        # a mask on the output layer factors too
+    keep = torch.ones(J.shape[1], dtype=torch.double)
+    keep[cols["layers.1.weight"]] = out_mask.reshape(-1).double()
+    assert torch.allclose(empirical_ntk(net, x, masks={"layers.1.weight": out_mask}).double(), (J * keep) @ J.T,
+                          atol=1e-5)
+    # a first-layer mask (all ones here) takes the generic Jacobian path: the same kernel
+    params = params_of(net)
+    generic = empirical_ntk(net, x, x2, masks={"layers.0.weight": torch.ones(9, 3)}, params=params)
+    assert torch.allclose(generic, empirical_ntk(net, x, x2), atol=1e-5)
 
 
 def test_solver_interpolates_and_agrees_with_kernel_regression():
@@ -332,6 +360,15 @@ def test_chapter6_full_config_code_path_at_tiny_size(mnist):
     lr = len(X_tr) / torch.linalg.eigvalsh(K.double()).max().item()
     train_mse_gd(net, X_tr, y_tr, lr=lr, steps=cfg.mnist_steps, masks=mask)
     assert all(bool((p[~mask[k]] == 0).all()) for k, p in net.named_parameters() if k in mask)
+    # the restricted solve, the seed spread and the linearisations during Adam training, at tiny size
+    y_te = (2.0 * (mnist.y_test[:cfg.n_test] % 2) - 1)[:, None]
+    curve = restricted_solve_curve(TangentMLP(784, [8], 1), X_tr, y_tr, X_te, y_te, cfg.restricted_fractions,
+                                   n_random=cfg.random_draws, chunk_size=cfg.chunk_size)
+    assert curve.fractions[-1] == 1.0 and len(curve.random_accuracy) == cfg.random_draws
+    assert cfg.n_inits >= 2 and cfg.adam_linearize_at == (0, 100, 500)
+    run = linearize_during_training(TangentMLP(784, [8], 1, parameterization="standard"), X_tr, y_tr, X_te,
+                                    linearize_at=(0, 2), steps=4)
+    assert all(math.isfinite(lin.distance) for lin in run.linearized.values())
 
 
 def test_tangent_config_is_validated_and_frozen():
@@ -400,6 +437,11 @@ _K = torch.eye(2)
     (lambda: TangentConfig(ticket_width=100), "ticket_width"),
     (lambda: TangentConfig(prune_fraction=1.0), "prune_fraction"),
     (lambda: TangentConfig(n_train=1), "n_train"),
+    (lambda: TangentConfig(restricted_fractions=(0.5, 0.1)), "restricted_fractions"),
+    (lambda: TangentConfig(restricted_fractions=(0.5, 1.5)), "restricted_fractions"),
+    (lambda: TangentConfig(n_inits=1), "n_inits"),
+    (lambda: TangentConfig(adam_steps=100, adam_linearize_at=(0, 100)), "adam_linearize_at"),
+    (lambda: TangentConfig(adam_width=0), "adam_width"),
     (lambda: plot_vs_width([1, 2], {"a": [1.0]}), "series"),
     (lambda: plot_loss_vs_steps([1, 2], {"a": [1.0, 2.0, 3.0]}), "curves"),
     (lambda: plot_fits_1d([0, 1], {"a": [0.0, 1.0]}, [0.5], [0.5, 0.6]), "y_train"),

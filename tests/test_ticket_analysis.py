@@ -38,6 +38,19 @@ def test_pairs_and_tickets_of_a_symmetric_network():
     assert float(((forward(small.params, X) - Y) ** 2).mean()) == pytest.approx(small.loss)
 
 
+def test_mirror_fraction_counts_neurons_in_close_mirror_pairs():
+    w, b, v = SHUFFLED.w[0], SHUFFLED.b[0], SHUFFLED.v[0]
+    assert TA.mirror_fraction(w, b) == 1.0 and TA.mirror_fraction(w, b, v) == 1.0      # exact mirror pairs
+    v_broken = v.clone()
+    v_broken[PERM.index(0)] *= 3                                # one pair's output weights disagree
+    assert TA.mirror_fraction(w, b) == 1.0 and TA.mirror_fraction(w, b, v_broken) == pytest.approx(4 / 6)
+    rng = np.random.default_rng(0)
+    noisy_w = w.numpy()[:, 0] * (1 + rng.uniform(-0.2, 0.2, 6))   # relative noise of up to 20%
+    assert TA.mirror_fraction(noisy_w, b, tol=1.0) == 1.0
+    assert TA.mirror_fraction(noisy_w, b, tol=1e-6) == 0.0
+    assert TA.mirror_fraction([1.0, -1.0, 5.0], [0.2, 0.2, 3.0]) == pytest.approx(2 / 3)   # the odd neuron never counts
+
+
 def test_canonical_width2_removes_the_permutation():
     p = train_many(range(5), 2, FitConfig(steps=20, n_points=16), device="cpu").params
     swapped = Params(p.w.flip(1), p.b.flip(1), p.v.flip(1), p.c)
@@ -87,6 +100,10 @@ def test_plots_return_axes():
     (lambda: TA.plot_ticket_errors({"r2": []}, X), "info"),
     (lambda: TA.plot_ticket_errors(TA.ticket_analysis(NET, 0, X, Y), X[:5]), "x"),
     (lambda: TA.plot_ticket_errors(TA.ticket_analysis(NET, 0, X, Y), X, top=0), "top"),
+    (lambda: TA.mirror_fraction([1.0, -1.0], [0.0, 0.0], tol=0), "tol"),
+    (lambda: TA.mirror_fraction([1.0, -1.0], [0.0, 0.0], tol=True), "tol"),
+    (lambda: TA.mirror_fraction([1.0, -1.0], [0.0, 0.0], [1.0]), "v"),
+    (lambda: TA.mirror_fraction([1.0, -1.0, 2.0], [0.0, 0.0]), "w"),
 ])
 def test_ticket_analysis_bad_input_names_the_argument(call, arg):
     with pytest.raises(LotteryLabError, match=arg):
