@@ -2,7 +2,9 @@
 #   make book   - install everything into .venv, execute every chapter, build the HTML book strictly
 #   make test   - install everything into .venv and run the whole test suite (incl. a strict book build)
 # Other targets: make test-fast (everything but the book build, < 3 minutes), make test-gpu (the CUDA
-# tests; skipped without CUDA), make notebooks (chapters as .ipynb for Jupyter/Colab), make bench, make clean.
+# tests; skipped without CUDA), make notebooks (chapters as .ipynb for Jupyter/Colab), make lab (JupyterLab
+# on them), make test-notebooks (run them in the student install), make reference CH=N (a chapter's
+# paper-scale reference run), make bench, make clean.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,7 +21,7 @@ BOOK_ENV := LOTTERYLAB_PROGRESS=off MPLBACKEND=module://matplotlib_inline.backen
 # The browser test uses Debian's chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install book test test-fast test-gpu browser notebooks bench clean
+.PHONY: install book test test-fast test-gpu browser notebooks bench clean reference notebook-venv test-notebooks lab
 
 install: $(STAMP)
 
@@ -54,9 +56,42 @@ browser:
 	    exit 1; \
 	  fi; }
 
-notebooks: $(STAMP)
-	$(BIN)/jupytext --to ipynb book/[0-9]*.md
-	@echo "Notebooks written next to the chapters: book/*.ipynb"
+# Student notebooks (issue 14). Conversion needs only jupytext, in a small venv of its own; the
+# student install (`pip install -e ".[notebook]"`: the package, its runtime needs and JupyterLab, no
+# book toolchain) lives in $(NB_VENV). `make test-notebooks` runs every notebook there, top to bottom.
+CONVERT_VENV := _build/convert-venv
+NB_VENV      := _build/notebook-venv
+NB_STAMP     := $(NB_VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+LAB_STAMP    := $(VENV)/.lab-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+
+notebooks:
+	test -x $(CONVERT_VENV)/bin/python || $(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/python -c "import jupytext" 2>/dev/null || $(CONVERT_VENV)/bin/python -m pip install --quiet "jupytext>=1.16,<2"
+	$(CONVERT_VENV)/bin/python scripts/notebooks.py convert book/[0-9]*.md
+	@echo "Notebooks written next to the chapters: book/*.ipynb (open them with 'make lab', or on Colab)"
+
+notebook-venv: $(NB_STAMP)
+
+$(NB_STAMP): pyproject.toml
+	test -x $(NB_VENV)/bin/python || $(PYTHON) -m venv $(NB_VENV)
+	$(NB_VENV)/bin/python -m pip install --quiet -e ".[notebook]" -c requirements.txt
+	rm -f $(NB_VENV)/.installed-*
+	touch $@
+
+# Every chapter notebook executed in the student install (quick preset, a real kernel), as the tests do.
+test-notebooks: $(STAMP) $(NB_STAMP) browser
+	LOTTERYLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -p tests.notebook_fixtures -m slow -k "student_install or jupyterlab" tests/test_notebooks.py tests/test_lab.py
+
+# JupyterLab on the chapter notebooks, with the project's environment (.venv) as the kernel.
+lab: $(STAMP) notebooks
+	@test -f $(LAB_STAMP) || { $(BIN)/python -m pip install --quiet --no-build-isolation -e ".[notebook]" && rm -f $(VENV)/.lab-* && touch $(LAB_STAMP); }
+	LOTTERYLAB_GLUE=off $(BIN)/jupyter lab --notebook-dir=book
+
+# Reference runs (reference/chNN/, see lotterylab/reference): make reference CH=7. Resumable: stop it
+# with Ctrl-C and run it again. It uses the GPU when there is one; in the background, prefix `nice`.
+reference: $(STAMP)
+	@test -n "$(CH)" || { echo "usage: make reference CH=<chapter>  (chapters with a reference: see lotterylab/reference/__init__.py)"; exit 2; }
+	$(BIN)/python -m lotterylab.reference $(CH)
 
 bench: $(STAMP)
 	set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done

@@ -4,8 +4,11 @@ One module per idea; the folder reads like the syllabus.
 
 Where, how big, and the plumbing every chapter shares:
   ``device``, ``seeding``, ``presets``, ``errors``, ``progress``; ``results`` (the one resumable
-  results cache); ``plotting`` (shared plot helpers: one palette, the axes helper, the density
-  axis, the run label); ``widgets`` (controls that switch precomputed panels, also in static HTML).
+  results cache); ``reference`` (paper-scale reference runs shipped in ``reference/chNN/``, with
+  manifests, loading and re-run checks); ``plotting`` (shared plot helpers: one palette, the axes
+  helper, the density axis, the run label); ``widgets`` (controls that switch precomputed panels,
+  also in static HTML); ``glue`` (myst-nb's glue in a book build, a printout elsewhere);
+  ``book_notebooks`` (the Sphinx extension that offers each page as a student notebook).
 
 Data and networks:
   ``data`` (the shipped MNIST subset, a full-MNIST loader); ``models`` (LeNet-300-100, a small
@@ -14,18 +17,23 @@ Data and networks:
 Part 1, the original hypothesis (chapters 1-2):
   ``pruning`` (masks, magnitude pruning); ``training`` (masked training, the data order that a
   rewound network continues); ``tickets`` (iterative magnitude pruning with reset or rewinding, and
-  its controls); ``interpolation`` (the line between two networks, the error barrier);
-  ``stability`` (instability analysis); ``residual_sign`` (the residual-sign side experiment).
+  its controls); ``unit_similarity`` (rescaling-blind comparisons of a network with its start);
+  ``sparse_speed`` (dense vs sparse matmul timing); ``interpolation`` (the line between two networks,
+  the error barrier); ``stability`` (instability analysis); ``permutation`` (hidden-unit permutations,
+  weight matching, the different-init control); ``residual_sign`` (the residual-sign side experiment).
 
 Part 2, tickets without training (chapters 3-5):
   ``supermasks`` (edge-popup and biprop: frozen random weights, trainable scores); ``zhou_masks``
-  (Zhou et al.'s masks on trained networks and their ablations); ``multi_prize`` (quantisation,
+  (Zhou et al.'s masks on trained networks and their ablations); ``binary_connect`` (a binary
+  network trained with a straight-through estimator, prize 3's fair baseline); ``multi_prize`` (quantisation,
   multigraph masks, mask overlap); ``subset_sum`` (random subset sums); ``strong_lth`` (the pruning
   construction behind the strong-LTH theorems); ``theory_experiments`` (chapter 4's sweeps).
 
 Part 3, tickets and scale (chapters 6-7):
   ``tangent`` (linearised networks, the empirical NTK); ``tangent_fit`` (the one-step tangent solve,
-  gradient descent on MSE, movement measures); ``lazy_training`` (chapter 6's width experiment);
+  gradient descent on MSE, movement measures); ``tangent_tickets`` (restricted tangent solves on a
+  few parameters); ``tangent_dynamics`` (linearising during Adam training); ``lazy_training``
+  (chapter 6's width experiment);
   ``two_layer`` (the tiny two-layer network, batched over seeds); ``many_seed`` (the many-seed
   trainer: thousands of tiny networks as one tensor program); ``scaling`` (resumable width sweeps,
   power-law fits); ``ensembling`` (ensembles of tickets); ``ticket_analysis`` (what the best tiny

@@ -78,7 +78,7 @@ def time_sparse_matmul(weight: torch.Tensor, densities: Sequence[float], *, batc
             warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
             w_csr = w.to_sparse_csr()
         w_t = w.t().contiguous()
-        dense_s = _median_time(lambda: x @ w_t, repeats, sync)
-        sparse_s = _median_time(lambda: torch.sparse.mm(w_csr, x.t()), repeats, sync)
+        dense_s = _median_time(lambda w_t=w_t: x @ w_t, repeats, sync)
+        sparse_s = _median_time(lambda w_csr=w_csr: torch.sparse.mm(w_csr, x.t()), repeats, sync)
         rows.append(SparseTiming(float(d), dense_s, sparse_s))
     return rows

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lotterylab.device import get_device
-from lotterylab.errors import LotteryLabError, check_choice, check_positive_float, check_positive_int
 from lotterylab.data import load_mnist_subset
+from lotterylab.device import get_device
+from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
 from lotterylab.interpolation import N_ALPHAS, check_alphas, error_barrier, evaluate_path, plot_barriers
 from lotterylab.models import conv_net, lenet_300_100
 from lotterylab.permutation import ControlResult, different_init_control

@@ -76,7 +76,7 @@ def activation_correlations(model_a: nn.Module, model_b: nn.Module, x: torch.Ten
             raise LotteryLabError(f"layers {unknown} are not Linear layers of the model; it has "
                                   f"{[n for n, m in modules.items() if isinstance(m, nn.Linear)]}.")
         seen: dict[str, torch.Tensor] = {}
-        hooks = [modules[n].register_forward_hook(lambda _m, _i, out, n=n: seen.__setitem__(n, out.detach()))
+        hooks = [modules[n].register_forward_hook(lambda _m, _i, out, n=n, seen=seen: seen.__setitem__(n, out.detach()))
                  for n in layers]
         try:
             model(x)

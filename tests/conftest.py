@@ -10,11 +10,23 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LOTTERYLAB_PROGRESS", "off")  # no progress bars in test output
 
 
-def pytest_collection_modifyitems(items):
-    """Every test that needs the built book is slow: ``make test-fast`` (``-m "not slow"``) skips it."""
+STUDENT_FIXTURES = {"student_python", "student_executed", "jupyterlab"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the built book is slow: ``make test-fast`` (``-m "not slow"``) skips it.
+
+    The student-install tests (a fresh venv running every chapter notebook, JupyterLab in Chromium)
+    need the fixtures of ``tests/notebook_fixtures.py``, which ``make test-notebooks`` loads; without
+    them those tests are skipped, with the command that runs them.
+    """
+    student = config.pluginmanager.hasplugin("tests.notebook_fixtures")
     for item in items:
-        if {"built_book", "offline_browser"} & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if {"built_book", "offline_browser"} & names or STUDENT_FIXTURES & names:
             item.add_marker(pytest.mark.slow)
+        if not student and (STUDENT_FIXTURES & names or "reused_the_student_run" in item.name):
+            item.add_marker(pytest.mark.skip(reason="student-install test: run it with make test-notebooks"))
 
 
 @pytest.fixture(autouse=True)

@@ -109,9 +109,9 @@ def test_permutations_follow_the_device_of_the_weights():
 
 
 # --- the positive control: different initialisations, before and after alignment ---------------------
-from lotterylab.data import Split  # noqa: E402
-from lotterylab.permutation import ControlResult, different_init_control  # noqa: E402
-from lotterylab.training import TrainConfig  # noqa: E402
+from lotterylab.data import Split
+from lotterylab.permutation import ControlResult, different_init_control
+from lotterylab.training import TrainConfig
 
 
 @pytest.fixture

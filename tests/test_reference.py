@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from pathlib import Path
@@ -13,9 +12,17 @@ import torch
 
 from lotterylab.errors import LotteryLabError
 from lotterylab.many_seed import FitConfig
-from lotterylab.reference import (CHAPTERS, MissingReference, StaleReference, chapter_module, load_manifest,
-                                  reference_dir, run_reference, write_manifest)
-from lotterylab.reference import ch07
+from lotterylab.reference import (
+    CHAPTERS,
+    MissingReference,
+    StaleReference,
+    ch07,
+    chapter_module,
+    load_manifest,
+    reference_dir,
+    run_reference,
+    write_manifest,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Relative tolerance of a re-run sample on the same kind of device. On one machine the re-run is

@@ -16,9 +16,9 @@ import pytest
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.md"))
-SOLUTION = re.compile(r"^(`{3,}|:{3,})\{solution\}\s+(\S+)[^\n]*\n(.*?)^\1\s*$", re.M | re.S)
-PYTHON = re.compile(r"^(`{3,})python\s*\n(.*?)^\1\s*$", re.M | re.S)
-TWIN = re.compile(r"^(`{3,})\{code-cell\}[^\n]*\n(.*?)^\1\s*$", re.M | re.S)
+SOLUTION = re.compile(r"^(`{3,}|:{3,})\{solution\}\s+(\S+)[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
+PYTHON = re.compile(r"^(`{3,})python\s*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
+TWIN = re.compile(r"^(`{3,})\{code-cell\}[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
 
 
 def solutions(text: str) -> list[tuple[str, list[str], int]]:

@@ -20,8 +20,16 @@ import time
 
 from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError
-from lotterylab.reference.store import (ENV_REFERENCE, Manifest, MissingReference, StaleReference, load_manifest,
-                                        reference_dir, refresh_command, write_manifest)
+from lotterylab.reference.store import (
+    ENV_REFERENCE,
+    Manifest,
+    MissingReference,
+    StaleReference,
+    load_manifest,
+    reference_dir,
+    refresh_command,
+    write_manifest,
+)
 
 __all__ = ["CHAPTERS", "ENV_REFERENCE", "Manifest", "MissingReference", "StaleReference", "chapter_module",
            "load_manifest", "reference_dir", "refresh_command", "run_reference", "write_manifest"]

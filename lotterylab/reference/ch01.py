@@ -23,8 +23,14 @@ from lotterylab.data import load_mnist_subset
 from lotterylab.errors import LotteryLabError, check_positive_int
 from lotterylab.models import lenet_300_100
 from lotterylab.pruning import Mask
-from lotterylab.reference.store import Manifest, MissingReference, StaleReference, load_manifest, refresh_command, \
-    reference_dir
+from lotterylab.reference.store import (
+    Manifest,
+    MissingReference,
+    StaleReference,
+    load_manifest,
+    reference_dir,
+    refresh_command,
+)
 from lotterylab.results import experiment_key, load_results, read_key, results_dir, save_results
 from lotterylab.tickets import VERSION, IMPConfig, run_imp_trials
 from lotterylab.training import train

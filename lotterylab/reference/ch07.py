@@ -19,8 +19,14 @@ import numpy as np
 from lotterylab.errors import LotteryLabError, check_positive_int
 from lotterylab.many_seed import train_many
 from lotterylab.progress import check_progress, progress_bar
-from lotterylab.reference.store import (Manifest, MissingReference, StaleReference, load_manifest, refresh_command,
-                                        reference_dir)
+from lotterylab.reference.store import (
+    Manifest,
+    MissingReference,
+    StaleReference,
+    load_manifest,
+    reference_dir,
+    refresh_command,
+)
 from lotterylab.results import load_results, read_key
 from lotterylab.scaling import Sweep, SweepConfig, run_sweep, sweep_key
 

@@ -31,8 +31,16 @@ import torch
 
 from lotterylab.errors import LotteryLabError
 
-__all__ = ["ENV_REFERENCE", "Manifest", "MissingReference", "StaleReference", "load_manifest", "refresh_command",
-           "reference_dir", "write_manifest"]
+__all__ = [
+    "ENV_REFERENCE",
+    "Manifest",
+    "MissingReference",
+    "StaleReference",
+    "load_manifest",
+    "reference_dir",
+    "refresh_command",
+    "write_manifest",
+]
 
 ENV_REFERENCE = "LOTTERYLAB_REFERENCE"
 MANIFEST = "manifest.json"
