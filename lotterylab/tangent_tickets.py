@@ -231,7 +231,8 @@ def restricted_solve_curve(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x
         loss[name] = [float(0.5 * (f - y).double().pow(2).mean()) for f, _ in fits]
     draws = [acc.pop(f"random{i}") for i in range(n_random)]
     losses = [loss.pop(f"random{i}") for i in range(n_random)]
-    acc["random"], loss["random"] = list(np.mean(draws, axis=0)), list(np.mean(losses, axis=0))
+    acc["random"] = [float(v) for v in np.mean(draws, axis=0)]
+    loss["random"] = [float(v) for v in np.mean(losses, axis=0)]
     return RestrictedCurve(fractions=[s / n_params for s in sizes], sizes=sizes, n_params=n_params, n_train=len(f0),
                            accuracy=acc, train_loss=loss, random_accuracy=draws)
 

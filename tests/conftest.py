@@ -44,6 +44,10 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
+    # For iterating on the book tests only: LOTTERYLAB_BUILT_BOOK=path/to/_build/html reuses a finished
+    # build instead of building (CI never sets it, so make test always builds from scratch).
+    if os.environ.get("LOTTERYLAB_BUILT_BOOK"):
+        return Path(os.environ["LOTTERYLAB_BUILT_BOOK"])
     out = tmp_path_factory.mktemp("book")
     env = dict(os.environ, LOTTERYLAB_PRESET="quick", LOTTERYLAB_PROGRESS="off", LOTTERYLAB_DEVICE="cpu",
                LOTTERYLAB_RESULTS=str(out / "results"), MPLBACKEND="module://matplotlib_inline.backend_inline")

@@ -112,7 +112,7 @@ def test_sign_retraining_sentence_matches_the_printed_runs(built_book):
         r"(initial weights \(the lottery ticket\)|re-initialised \(chapter 1's control\)|re-initialised magnitudes, "
         r"initial signs|initial magnitudes, re-initialised signs) +(\d+\.\d)%", text)}
     assert len(printed) == 4, printed
-    said = re.search(r"Retrained, the ticket reaches (\d+\.\d) ?%, chapter 1's re-initialised control (\d+\.\d) ?%, "
+    said = re.search(r"Retrained, the ticket reaches (\d+\.\d) ?%, chapter 1.s re-initialised control (\d+\.\d) ?%, "
                      r"fresh magnitudes with the initial signs (\d+\.\d) ?%, and the initial magnitudes with fresh "
                      r"signs (\d+\.\d) ?%", text)
     assert said, "the sign-retraining sentence"

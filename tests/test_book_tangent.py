@@ -40,7 +40,7 @@ def test_chapter_executed_with_figures_preset_and_glued_numbers(built_book):
     assert spread and int(spread.group(1)) == 4
     assert float(spread.group(2)) <= float(spread.group(3)) and 0 < float(spread.group(4)) < 50
     # Fort et al.: Adam moves the weights far more than lazy gradient descent, measured
-    adam = re.search(r"Adam moves this network's weights by (\d+) ?% of their initial norm \(gradient descent in the NTK "
+    adam = re.search(r"Adam moves this network.s weights by (\d+) ?% of their initial norm \(gradient descent in the NTK "
                      r"parameterisation: (\d+\.\d) ?%", text)
     assert adam and float(adam.group(1)) > 3 * float(adam.group(2))
     assert re.search(r"linearising later (brings|does not bring) the linear model", text)
