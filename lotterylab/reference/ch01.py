@@ -25,13 +25,11 @@ from lotterylab.models import lenet_300_100
 from lotterylab.pruning import Mask
 from lotterylab.reference.store import (
     Manifest,
-    MissingReference,
-    StaleReference,
     load_manifest,
+    load_stored,
     reference_dir,
-    refresh_command,
 )
-from lotterylab.results import experiment_key, load_results, read_key, results_dir, save_results
+from lotterylab.results import experiment_key, load_results, results_dir, save_results
 from lotterylab.tickets import VERSION, IMPConfig, run_imp_trials
 from lotterylab.training import train
 
@@ -114,14 +112,7 @@ def load(directory=None) -> IMPReference:
     data, runs = load_mnist_subset(seed=0), []
     for seed in SEEDS:
         path, key = directory / f"imp_seed{seed}.pt", _key(seed, manifest.device, data)
-        stored = read_key(path)
-        if stored is None:
-            raise MissingReference(f"{path} is missing or unreadable; remake it with: {refresh_command(CHAPTER)}")
-        if stored != key:
-            changed = sorted(k for k in set(key) | set(stored) if key.get(k) != stored.get(k))
-            raise StaleReference(f"{path} was made with another {', '.join(changed)} than the package now uses; "
-                                 f"refresh it with: {refresh_command(CHAPTER)}")
-        runs.append(load_results(path, key=key))
+        runs.append(load_stored(path, key, chapter=CHAPTER))
     return IMPReference(runs, manifest)
 
 

@@ -21,13 +21,10 @@ from lotterylab.many_seed import train_many
 from lotterylab.progress import check_progress, progress_bar
 from lotterylab.reference.store import (
     Manifest,
-    MissingReference,
-    StaleReference,
     load_manifest,
+    load_stored,
     reference_dir,
-    refresh_command,
 )
-from lotterylab.results import load_results, read_key
 from lotterylab.scaling import Sweep, SweepConfig, run_sweep, sweep_key
 
 __all__ = ["CHAPTER", "TITLE", "ScalingReference", "Verification", "load", "run", "sweep_configs", "verify",
@@ -97,14 +94,7 @@ def load(directory=None) -> ScalingReference:
         for act in config.activations:
             for width in config.widths:
                 path, key = _path(directory, config, act, width), sweep_key(config, act, width, manifest.device)
-                stored = read_key(path)
-                if stored is None:
-                    raise MissingReference(f"{path} is missing or unreadable; remake it with: {refresh_command(CHAPTER)}")
-                if stored != key:
-                    changed = sorted(k for k in set(key) | set(stored) if key.get(k) != stored.get(k))
-                    raise StaleReference(f"{path} was made with another {', '.join(changed)} than the package now "
-                                         f"uses; refresh it with: {refresh_command(CHAPTER)}")
-                runs[(act, width)] = load_results(path, key=key)
+                runs[(act, width)] = load_stored(path, key, chapter=CHAPTER)
     return ScalingReference(_merged(configs, runs), manifest)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from lotterylab.errors import LotteryLabError
+from lotterylab.results import load_results, read_key
 
 __all__ = [
     "ENV_REFERENCE",
@@ -150,3 +151,16 @@ def load_manifest(directory, *, chapter: int) -> Manifest:
             raise MissingReference(f"{file} differs from the file the reference run wrote (SHA-256 mismatch). "
                                    f"Restore it (git checkout) or run: {how}")
     return manifest
+
+
+def load_stored(path, key: dict, *, chapter: int):
+    """The payload of one reference file, refusing a missing or unreadable file (``MissingReference``) and
+    one made with another key, naming the fields that differ (``StaleReference``); never recomputes."""
+    stored, how = read_key(path), refresh_command(chapter)
+    if stored is None:
+        raise MissingReference(f"{path} is missing or unreadable; remake it with: {how}")
+    if stored != key:
+        changed = sorted(k for k in set(key) | set(stored) if key.get(k) != stored.get(k))
+        raise StaleReference(f"{path} was made with another {', '.join(changed)} than the package now uses; "
+                             f"refresh it with: {how}")
+    return load_results(path, key=key)
