@@ -25,6 +25,7 @@ Example:
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from lotterylab.results import cached, experiment_key
 from lotterylab.seeding import make_generator
 from lotterylab.training import TrainConfig, train
 
-__all__ = ["VERSION", "ControlResult", "align", "chain_layers", "different_init_control", "permute_hidden",
+__all__ = ["VERSION", "ControlResult", "align", "chain_layers", "control_key", "different_init_control", "permute_hidden",
            "random_permutations", "weight_matching"]
 
 VERSION = 1  # of different_init_control's results: bump when a change here changes the numbers
@@ -77,7 +78,7 @@ def chain_layers(state, layers: Sequence[str] | None = None) -> list[str]:
         if w is None or w.dim() < 2:
             raise LotteryLabError(f"layers: {name!r} has no '{name}.weight' of 2+ dims in the state dict; "
                                   f"weights there: {[n for n in state if n.endswith('.weight')]}.")
-    for prev, name in zip(layers, layers[1:]):
+    for prev, name in itertools.pairwise(layers):
         units, fan_in = state[f"{prev}.weight"].shape[0], state[f"{name}.weight"].shape[1]
         if fan_in % units:
             raise LotteryLabError(f"layers: {name!r} takes {fan_in} inputs, not a multiple of the {units} "
@@ -234,6 +235,12 @@ def _check_seed_pair(name: str, seeds) -> tuple[int, int]:
     return tuple(seeds)
 
 
+def control_key(model_fn, data, config: TrainConfig, *, init_seeds, data_seeds, alphas, device) -> dict:
+    """The results-cache key of :func:`different_init_control`'s checkpoint."""
+    return experiment_key(VERSION, config=config, data=data, model=model_fn, seeds=[*init_seeds, *data_seeds],
+                          device=device, dtype=data.X_train.dtype, alphas=list(alphas))
+
+
 def different_init_control(model_fn: Callable[[int], torch.nn.Module], data, config: TrainConfig, *,
                            init_seeds: tuple[int, int] = (0, 1), data_seeds: tuple[int, int] = (1, 2),
                            alphas=None, device: torch.device | str | None = None,
@@ -288,7 +295,7 @@ def different_init_control(model_fn: Callable[[int], torch.nn.Module], data, con
         return compute()
     if not isinstance(checkpoint, (str, Path)):
         raise LotteryLabError(f"checkpoint must be a file path or None, got {type(checkpoint).__name__}.")
-    key = experiment_key(VERSION, config=config, data=data, model=model_fn, seeds=[*init_seeds, *data_seeds],
-                         device=device, dtype=data.X_train.dtype, alphas=list(alphas))
+    key = control_key(model_fn, data, config, init_seeds=init_seeds, data_seeds=data_seeds, alphas=alphas,
+                      device=device)
     return cached(checkpoint, key, compute, validate=lambda r: isinstance(r, ControlResult)
                   and r.init_seeds == init_seeds and r.data_seeds == data_seeds)

@@ -14,19 +14,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from lotterylab.data import load_mnist_subset
 from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_choice, check_positive_int
 from lotterylab.interpolation import N_ALPHAS, check_alphas, error_barrier, evaluate_path, plot_barriers
 from lotterylab.models import conv_net, lenet_300_100
-from lotterylab.permutation import ControlResult, different_init_control
 from lotterylab.presets import pick
 from lotterylab.progress import check_progress, progress_bar
 from lotterylab.pruning import Mask, random_mask_like
@@ -42,11 +40,10 @@ __all__ = [
     "VERSION",
     "InstabilityResult",
     "StabilityConfig",
-    "StabilityReference",
     "StabilityRun",
     "instability",
+    "instability_key",
     "plot_barriers",
-    "reference_instability",
     "run_instability",
 ]
 
@@ -275,6 +272,12 @@ def _mask_for(kind: str, ticket_mask: Mask | None, seed: int, k: int) -> Mask | 
     return random_mask_like(ticket_mask, make_generator(seed + RANDOM_MASK_SEED_OFFSET + k))
 
 
+def instability_key(config: StabilityConfig, data, *, seed: int, device: torch.device) -> dict:
+    """The results-cache key of :func:`run_instability`'s checkpoint (what a stored run must match)."""
+    return experiment_key(VERSION, config=config, data=data, model=config.model_fn, seeds=[seed], device=device,
+                          dtype=data.X_train.dtype)
+
+
 def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.device | str | None = None,
                     checkpoint: str | Path | None = None, progress=None) -> StabilityRun:
     """The instability analysis for the dense network, an IMP ticket and a random-pruned control.
@@ -298,8 +301,7 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
         raise LotteryLabError(f"checkpoint must be a file path or None, got {type(checkpoint).__name__}.")
     device = _device_of(device, data)
     data = data.to(device)
-    key = experiment_key(VERSION, config=config, data=data, model=config.model_fn, seeds=[seed], device=device,
-                         dtype=data.X_train.dtype)
+    key = instability_key(config, data, seed=seed, device=device)
     run = None if checkpoint is None else load_results(
         checkpoint, key=key, validate=lambda r: isinstance(r, StabilityRun) and r.seed == seed and r.config == config)
     run = run if run is not None else StabilityRun(seed=seed, config=config)
@@ -327,47 +329,3 @@ def run_instability(data, config: StabilityConfig, *, seed: int, device: torch.d
     if progress is None:
         bar.close()
     return run
-
-
-@dataclass
-class StabilityReference:
-    """The chapter's reference result: one :class:`StabilityRun` per seed and the positive control."""
-
-    config: StabilityConfig
-    runs: list[StabilityRun]
-    control: ControlResult
-
-    def barriers(self, kind: str) -> dict[int, list[float]]:
-        """``{k: [barrier of each seed]}`` for ``kind`` (fractions, not points)."""
-        return {k: [run.record(kind, k)["barrier"] for run in self.runs] for k in self.config.rewind_steps}
-
-
-def reference_instability(directory: str | Path, *, seeds: Sequence[int] = (0, 1, 2),
-                          device: torch.device | str | None = None, progress=None) -> StabilityReference:
-    """The chapter's reference run: the ``full`` preset's analysis for each seed, and its positive control.
-
-    Runs (or resumes, or loads) :func:`run_instability` on the MNIST subset with
-    ``StabilityConfig.for_preset("full")`` for every seed (``stability_full_seed{s}.pt`` in
-    ``directory``) and :func:`lotterylab.permutation.different_init_control` for initialisations
-    ``seeds[0]`` and ``seeds[0] + 1`` (``control_full.pt``). ``device=None``: :func:`get_device`.
-    Command: ``python -c "from lotterylab.stability import reference_instability as r; r('reference/ch02')"``.
-    """
-    if not isinstance(directory, (str, Path)):
-        raise LotteryLabError(f"directory must be a folder path, got {type(directory).__name__}.")
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds or len(set(seeds)) != len(seeds):
-        raise LotteryLabError(f"seeds must be a non-empty sequence of distinct seeds, e.g. (0, 1, 2); got {seeds!r}.")
-    seeds = [check_positive_int("seeds", s, minimum=0) for s in seeds]
-    try:
-        device = get_device(None if device is None else str(device))
-    except LotteryLabError as exc:
-        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    data = load_mnist_subset(seed=0, device=device)
-    config = StabilityConfig.for_preset("full")
-    runs = [run_instability(data, config, seed=s, device=device, checkpoint=directory / f"stability_full_seed{s}.pt",
-                            progress=progress) for s in seeds]
-    control = different_init_control(config.model_fn, data, config.train, init_seeds=(seeds[0], seeds[0] + 1),
-                                     data_seeds=tuple(seeds[0] + n for n in config.noise_seeds), alphas=config.alphas,
-                                     device=device, checkpoint=directory / "control_full.pt", progress=progress)
-    return StabilityReference(config=config, runs=runs, control=control)

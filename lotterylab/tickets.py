@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from lotterylab.results import experiment_key, load_results, save_results
 from lotterylab.seeding import check_seeds, make_generator
 from lotterylab.training import TrainConfig, evaluate, train
 
-__all__ = ["CONTROLS", "REINIT_SEED_OFFSET", "IMPConfig", "IMPRun", "run_imp", "run_imp_trials"]
+__all__ = ["CONTROLS", "REINIT_SEED_OFFSET", "IMPConfig", "IMPRun", "keeps_dense", "run_imp", "run_imp_trials"]
 
 CONTROLS = ("reinit", "random")
 REINIT_SEED_OFFSET = 1_000_003  # the reinit control of seed s at level L uses seed s + offset * L
@@ -266,6 +267,36 @@ def summarize(records: Sequence[dict], metric: str) -> list[dict]:
         rows.append({"level": level, "kind": kind, "density": rs[0]["density"], "n": len(vals),
                      "mean": sum(vals) / len(vals), "min": min(vals), "max": max(vals)})
     return rows
+
+
+def keeps_dense(records: Sequence[dict], kind: str, metric: str = "early_stop_test_acc", *,
+                tolerance: float = 0.01, lower_is_better: bool = False) -> float:
+    """The lowest density down to which ``kind``'s mean ``metric`` stays within ``tolerance`` of the dense
+    network's mean at *every* level (1.0 when the first pruned level already falls short).
+
+    With ``lower_is_better`` (an early-stopping step, say) "within" means at most ``tolerance`` above.
+
+    Example:
+        >>> recs = [{"level": l, "kind": "ticket", "density": d, "acc": a}
+        ...         for l, d, a in [(0, 1.0, 0.95), (1, 0.5, 0.948), (2, 0.25, 0.93), (3, 0.1, 0.96)]]
+        >>> keeps_dense(recs, "ticket", "acc", tolerance=0.01)
+        0.5
+    """
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+        raise LotteryLabError(f"tolerance={tolerance!r} must be a finite number >= 0 (in the metric's units).")
+    rows = summarize(records, metric)
+    dense = [r["mean"] for r in rows if r["level"] == 0]
+    if not dense:
+        raise LotteryLabError("records have no level-0 (dense) row to compare with.")
+    if not any(r["kind"] == kind for r in rows if r["level"] > 0):
+        raise LotteryLabError(f"kind={kind!r} has no pruned level; kinds: {sorted({r['kind'] for r in rows})}.")
+    lowest = 1.0
+    for r in sorted((r for r in rows if r["kind"] == kind and r["level"] > 0), key=lambda r: -r["density"]):
+        gap = (r["mean"] - dense[0]) if lower_is_better else (dense[0] - r["mean"])
+        if gap > tolerance:
+            break
+        lowest = r["density"]
+    return float(lowest)
 
 
 @torch.no_grad()

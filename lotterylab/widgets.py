@@ -3,7 +3,9 @@
 Python callbacks never run in a built page, so each view is drawn in advance into an
 ``ipywidgets.Output`` panel, the panels go into a ``Stack``, and the control is linked to the
 stack *in the browser* (``jslink``). The same widget is live in Jupyter. ipywidgets is imported
-only when you call these functions.
+only when you call these functions. ipywidgets 7 (older Colab images) has no ``Stack``: there the
+panels sit in a box that shows one at a time, switched by a Python callback, so the widget works
+with a live kernel and every figure is still drawn.
 
 Example:
     >>> import matplotlib.pyplot as plt
@@ -28,6 +30,28 @@ from lotterylab.errors import LotteryLabError, check_choice
 __all__ = ["Control", "linked_stacks", "slider_stack"]
 
 
+def _stack(widgets, children):
+    """A ``Stack`` showing child 0, or on ipywidgets 7 (no ``Stack``) a box showing only child 0."""
+    if hasattr(widgets, "Stack"):
+        return widgets.Stack(children, selected_index=0)
+    box = widgets.VBox(children)
+    _show(box, 0)
+    return box
+
+
+def _show(box, index: int) -> None:
+    for i, child in enumerate(box.children):
+        child.layout.display = None if i == index else "none"
+
+
+def _link(widgets, control, stack) -> None:
+    """Link ``control.index`` to ``stack``: in the browser (``jslink``), or on ipywidgets 7 in Python."""
+    if hasattr(widgets, "Stack"):
+        widgets.jslink((control, "index"), (stack, "selected_index"))
+    else:
+        control.observe(lambda change: _show(stack, change["new"]), names="index")
+
+
 def slider_stack(draw_panels: Sequence[Callable[[], None]], labels: Sequence[str], description: str):
     """A slider over ``labels`` that switches between precomputed panels, with no kernel needed.
 
@@ -47,11 +71,11 @@ def slider_stack(draw_panels: Sequence[Callable[[], None]], labels: Sequence[str
             draw()
         plt.close("all")
         outputs.append(out)
-    stack = widgets.Stack(outputs, selected_index=0)
+    stack = _stack(widgets, outputs)
     slider = widgets.SelectionSlider(options=list(labels), index=0, description=description,
                                      continuous_update=True, style={"description_width": "initial"},
                                      layout=widgets.Layout(width="520px"))
-    widgets.jslink((slider, "index"), (stack, "selected_index"))
+    _link(widgets, slider, stack)
     return widgets.VBox([slider, stack])
 
 
@@ -105,8 +129,8 @@ def linked_stacks(draw_panel: Callable[..., None], controls: Sequence[Control]):
                 draw_panel(*prefix)
             plt.close("all")
             return out
-        stack = widgets.Stack([build(prefix + (i,)) for i in range(len(controls[depth].labels))], selected_index=0)
-        widgets.jslink((handles[depth], "index"), (stack, "selected_index"))
+        stack = _stack(widgets, [build(prefix + (i,)) for i in range(len(controls[depth].labels))])
+        _link(widgets, handles[depth], stack)
         return stack
 
     panels = build(())

@@ -16,6 +16,7 @@ from lotterylab.reference import (
     CHAPTERS,
     MissingReference,
     StaleReference,
+    ch02,
     ch07,
     chapter_module,
     load_manifest,
@@ -23,6 +24,7 @@ from lotterylab.reference import (
     run_reference,
     write_manifest,
 )
+from lotterylab.stability import StabilityConfig, StabilityRun
 
 ROOT = Path(__file__).resolve().parents[1]
 # Relative tolerance of a re-run sample on the same kind of device. On one machine the re-run is
@@ -131,3 +133,66 @@ def test_ch01_reference_runs_loads_and_verifies(tmp_path, monkeypatch, mnist):
     monkeypatch.setattr(ch01, "config", lambda: dataclasses.replace(tiny, rounds=3))
     with pytest.raises(StaleReference, match="config"):
         ch01.load()
+
+
+# --- the reference run: wiring only (the real run takes minutes to tens of minutes) ---------------------
+def test_ch02_reference_runs_the_full_preset_in_its_folder(tmp_path, monkeypatch):
+    calls = {"run": []}
+    fake_data = object()
+    monkeypatch.setattr(ch02, "load_mnist_subset", lambda seed, device: fake_data)
+
+    def fake_run(data, config, *, seed, device, checkpoint, progress):
+        calls["run"].append((data, config, seed, checkpoint))
+        run = StabilityRun(seed=seed, config=config)
+        run.records = [{"kind": "dense", "rewind_step": k, "barrier": seed + k / 1000} for k in config.rewind_steps]
+        return run
+
+    def fake_control(model_fn, data, config, *, init_seeds, data_seeds, alphas, device, checkpoint, progress):
+        calls["control"] = (model_fn, data, config, init_seeds, data_seeds, len(alphas), checkpoint)
+        return "control"
+
+    monkeypatch.setattr(ch02, "run_instability", fake_run)
+    monkeypatch.setattr(ch02, "different_init_control", fake_control)
+    folder = tmp_path / "ch02"
+    ref = ch02.run(folder, seeds=(3, 5), device="cpu")
+    full = StabilityConfig.for_preset("full")
+    assert isinstance(ref, ch02.StabilityReference) and ref.config == full and ref.control == "control"
+    assert calls["run"] == [(fake_data, full, s, folder / f"stability_full_seed{s}.pt") for s in (3, 5)]
+    assert calls["control"] == (full.model_fn, fake_data, full.train, (3, 4), (4, 5), full.n_alphas,
+                                folder / "control_full.pt")
+    assert ref.barriers("dense") == {k: [3 + k / 1000, 5 + k / 1000] for k in full.rewind_steps}
+    assert folder.is_dir()
+
+
+def test_ch02_reference_bad_inputs(tmp_path):
+    with pytest.raises(LotteryLabError, match="directory"):
+        ch02.run(3)
+    with pytest.raises(LotteryLabError, match="device"):
+        ch02.run(tmp_path / "x", device="tpu")
+    with pytest.raises(LotteryLabError, match="seeds"):
+        ch02.run(tmp_path / "x", seeds=(1, 1))
+    with pytest.raises(LotteryLabError, match="seeds"):
+        ch02.run(tmp_path / "x", seeds=(-1,))
+    assert not (tmp_path / "x").exists()   # nothing is created for a refused call
+
+
+def test_ch02_reference_runs_loads_verifies_and_goes_stale(tmp_path, monkeypatch, mnist):
+    from lotterylab.training import TrainConfig
+
+    monkeypatch.setenv("LOTTERYLAB_REFERENCE", str(tmp_path / "store"))
+    tiny = StabilityConfig(train=TrainConfig(steps=20, eval_every=10), rewind_steps=(0, 5), imp_rounds=1, n_alphas=5)
+    monkeypatch.setattr(ch02, "config", lambda: tiny)
+    monkeypatch.setattr(ch02, "SEEDS", [0, 1])
+    manifest = run_reference(2, device="cpu")
+    assert manifest.seeds == [0, 1] and manifest.wall_seconds > 0
+    assert sorted(manifest.files) == ["control_full.pt", "stability_full_seed0.pt", "stability_full_seed1.pt"]
+    ref = ch02.load()
+    assert ref.manifest == manifest and ref.control.init_seeds == (0, 1)
+    assert sorted(ref.barriers("ticket")) == [0, 5] and all(len(v) == 2 for v in ref.barriers("dense").values())
+    check = ch02.verify(ref, seed=4)
+    assert check.kind in ("dense", "ticket", "random") and check.max_rel_error == 0.0   # same code, same machine
+    with pytest.raises(LotteryLabError, match="reference must be a StabilityReference"):
+        ch02.verify(ref.runs)
+    monkeypatch.setattr(ch02, "config", lambda: dataclasses.replace(tiny, imp_rounds=2))
+    with pytest.raises(StaleReference, match="config.*make reference CH=2"):
+        ch02.load()

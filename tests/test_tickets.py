@@ -195,3 +195,35 @@ def test_summarize_and_plot_name_a_missing_metric():
         summarize(recs, "accuracy")
     with pytest.raises(LotteryLabError, match="metric='accuracy'"):
         plot_vs_density(recs, "accuracy")
+
+
+def _keeps_records():
+    rows = [(0, "ticket", 1.0, 0.95, 400), (1, "ticket", 0.5, 0.949, 300), (2, "ticket", 0.2, 0.945, 380),
+            (3, "ticket", 0.1, 0.90, 500), (4, "ticket", 0.05, 0.96, 200),
+            (1, "reinit", 0.5, 0.93, 450), (2, "reinit", 0.2, 0.96, 300)]
+    return [{"trial": 0, "level": lv, "kind": k, "density": d, "acc": a, "step": s} for lv, k, d, a, s in rows]
+
+
+def test_keeps_dense_stops_at_the_first_level_that_falls_short():
+    from lotterylab.tickets import keeps_dense
+
+    recs = _keeps_records()
+    assert keeps_dense(recs, "ticket", "acc", tolerance=0.01) == 0.2     # 0.1 falls short; 0.05 recovers, not counted
+    assert keeps_dense(recs, "ticket", "acc", tolerance=0.0) == 1.0
+    assert keeps_dense(recs, "reinit", "acc", tolerance=0.01) == 1.0     # falls short at the first pruned level
+    assert keeps_dense(recs, "ticket", "step", tolerance=0, lower_is_better=True) == 0.2    # 500 > 400 at 0.1
+    assert keeps_dense(recs, "ticket", "step", tolerance=100, lower_is_better=True) == 0.05
+
+
+@pytest.mark.parametrize("kwargs, match", [({"kind": "random"}, "kind='random' has no pruned level"),
+                                           ({"kind": "ticket", "tolerance": -1}, "tolerance=-1"),
+                                           ({"kind": "ticket", "tolerance": float("nan")}, "tolerance=nan"),
+                                           ({"kind": "ticket", "metric": "nope"}, "metric='nope'")])
+def test_keeps_dense_refuses_bad_input(kwargs, match):
+    from lotterylab.tickets import keeps_dense
+
+    kwargs = {"metric": "acc", **kwargs}
+    with pytest.raises(LotteryLabError, match=match):
+        keeps_dense(_keeps_records(), **kwargs)
+    with pytest.raises(LotteryLabError, match="no level-0"):
+        keeps_dense([r for r in _keeps_records() if r["level"] > 0], "ticket", "acc")

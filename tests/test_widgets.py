@@ -67,3 +67,26 @@ def test_control_bad_input():
         Control("x", ["a"], "knob")
     with pytest.raises(LotteryLabError, match="label"):
         Control("x", [])
+
+
+def _shown(box):
+    return [i for i, child in enumerate(box.children) if child.layout.display != "none"]
+
+
+def test_without_stack_widgets_fall_back_to_one_visible_panel_switched_in_python(monkeypatch):
+    """ipywidgets 7 (older Colab images) has no Stack: every panel is still drawn, one is shown, and moving
+    the control switches it (with a live kernel)."""
+    monkeypatch.delattr(widgets, "Stack")
+    drawn = []
+    box = slider_stack([lambda k=k: drawn.append(k) for k in range(3)], ["a", "b", "c"], "view")
+    slider, panels = box.children
+    assert drawn == [0, 1, 2] and not [link for link in _links(box) if link[0] == slider.model_id]
+    assert isinstance(panels, widgets.VBox) and _shown(panels) == [0]
+    slider.index = 2
+    assert _shown(panels) == [2]
+
+    nested = linked_stacks(lambda i, j: None, [Control("w", ["1", "2"]), Control("act", ["x", "y", "z"], "dropdown")])
+    (outer_control, inner_control), outer = nested.children[0].children, nested.children[1]
+    assert _shown(outer) == [0] and all(_shown(inner) == [0] for inner in outer.children)
+    outer_control.index, inner_control.index = 1, 2
+    assert _shown(outer) == [1] and all(_shown(inner) == [2] for inner in outer.children)
