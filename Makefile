@@ -80,7 +80,7 @@ $(NB_STAMP): pyproject.toml
 
 # Every chapter notebook executed in the student install (quick preset, a real kernel), as the tests do.
 test-notebooks: $(STAMP) $(NB_STAMP) browser
-	LOTTERYLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -p tests.notebook_fixtures -m slow -k "student_install or jupyterlab" tests/test_notebooks.py tests/test_lab.py
+	LOTTERYLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m slow -k "student_install or jupyterlab" tests/test_notebooks.py tests/test_lab.py
 
 # JupyterLab on the chapter notebooks, with the project's environment (.venv) as the kernel.
 lab: $(STAMP) notebooks

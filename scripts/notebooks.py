@@ -66,9 +66,12 @@ try:
 except ImportError:
     if os.path.isdir(os.path.join("..", "lotterylab")):  # a checkout of the repository (e.g. on Binder)
         sys.path.insert(0, os.path.abspath(".."))
-    elif ON_COLAB and REPOSITORY:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                        f"lotterylab[widgets] @ git+{{REPOSITORY}}@{{BRANCH}}"], check=True)
+    elif ON_COLAB and REPOSITORY:  # a checkout, not a wheel: the chapters read the shipped reference/ runs
+        checkout = "/content/lotterylab"
+        if not os.path.isdir(checkout):
+            subprocess.run(["git", "clone", "-q", "--depth", "1", "-b", BRANCH, REPOSITORY, checkout], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", f"{{checkout}}[widgets]"], check=True)
+        sys.path.insert(0, checkout)
     else:
         raise RuntimeError("Install the course package first: pip install -e 'REPOSITORY-FOLDER[notebook]'")
 if ON_COLAB:

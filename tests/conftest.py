@@ -10,23 +10,19 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LOTTERYLAB_PROGRESS", "off")  # no progress bars in test output
 
 
+# The student install and every chapter run in it (issue 14). The book build reuses that run's outputs.
+from notebook_fixtures import stage_for_build, student_executed, student_python  # noqa: E402, F401
+
 STUDENT_FIXTURES = {"student_python", "student_executed", "jupyterlab"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Every test that needs the built book is slow: ``make test-fast`` (``-m "not slow"``) skips it.
-
-    The student-install tests (a fresh venv running every chapter notebook, JupyterLab in Chromium)
-    need the fixtures of ``tests/notebook_fixtures.py``, which ``make test-notebooks`` loads; without
-    them those tests are skipped, with the command that runs them.
-    """
-    student = config.pluginmanager.hasplugin("tests.notebook_fixtures")
+    """Every test that needs the built book, the student install or JupyterLab is slow: ``make test-fast``
+    (``-m "not slow"``) skips them; ``make test`` runs them all."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if {"built_book", "offline_browser"} & names or STUDENT_FIXTURES & names:
             item.add_marker(pytest.mark.slow)
-        if not student and (STUDENT_FIXTURES & names or "reused_the_student_run" in item.name):
-            item.add_marker(pytest.mark.skip(reason="student-install test: run it with make test-notebooks"))
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +39,19 @@ def mnist():
 
 
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory):
-    # For iterating on the book tests only: LOTTERYLAB_BUILT_BOOK=path/to/_build/html reuses a finished
-    # build instead of building (CI never sets it, so make test always builds from scratch).
+def built_book(tmp_path_factory, request):
+    """The book built strictly into a fresh folder. Its chapters are not executed a second time: the
+    outputs of the student run (every chapter executed in the student install, ``student_executed``)
+    are staged into the build's execution cache first.
+
+    For iterating on the book tests only: LOTTERYLAB_BUILT_BOOK=path/to/_build/html reuses a finished
+    build instead of building (CI never sets it, so make test always builds from scratch).
+    """
     if os.environ.get("LOTTERYLAB_BUILT_BOOK"):
         return Path(os.environ["LOTTERYLAB_BUILT_BOOK"])
     out = tmp_path_factory.mktemp("book")
+    staged = stage_for_build(request.getfixturevalue("student_executed"), out)
+    print(f"\nbook build: chapters {staged} reuse the student run's outputs")
     env = dict(os.environ, LOTTERYLAB_PRESET="quick", LOTTERYLAB_PROGRESS="off", LOTTERYLAB_DEVICE="cpu",
                LOTTERYLAB_RESULTS=str(out / "results"), MPLBACKEND="module://matplotlib_inline.backend_inline")
     jb = Path(sys.executable).with_name("jupyter-book")
