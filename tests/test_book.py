@@ -75,3 +75,17 @@ def test_every_page_works_offline_and_its_first_slider_switches_panels(built_boo
         before, after, *_ = offline_browser.press_slider_key(page, "End")
         assert len(after) >= 1 and before != after, f"{name}: the first slider did not switch the panel"
     offline_browser.assert_clean()
+
+
+@pytest.mark.slow
+def test_reference_section_shows_the_stored_run_with_its_manifest(built_book):
+    """Figure 1R comes from the shipped reference; the sentence under it is worded from the stored records."""
+    from lotterylab.reference import ch01
+    from lotterylab.tickets import keeps_dense
+
+    text = re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", (built_book / "book" / "01_original_lth.html").read_text()))
+    ref = ch01.load()
+    assert "Figure 1R" in text and "make reference CH=1" in text and "reference/ch01/manifest.json" in text
+    keep = 100 * keeps_dense(ref.records, "ticket", tolerance=0.01)
+    assert (f"down to {keep:.1f}% of the weights" in text) or keep >= 100
+    assert "3.6%" in text and "21%" in text            # the paper's numbers beside ours

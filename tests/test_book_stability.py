@@ -162,3 +162,20 @@ def test_the_commenter_layer_is_an_exercise_with_a_solution(built_book):
     page, _ = text_of(built_book)
     assert 'id="ex-commenter-layer"' in page
     assert page.count("alternating") >= 2  # the solution's argument and its code
+
+
+@pytest.mark.slow
+def test_reference_section_shows_the_stored_run_with_its_manifest(built_book):
+    """Figure 3R is drawn from the shipped reference; its verdicts are worded from it, with the paper beside."""
+    from lotterylab.reference import ch02
+
+    page, text = text_of(built_book)
+    ref = ch02.load()
+    assert "Figure 3R" in text and "make reference CH=2" in text and "reference/ch02/manifest.json" in text
+    dense_0 = 100 * sum(ref.barriers("dense")[0]) / len(ref.runs)
+    if dense_0 >= 2:
+        assert "dense network is unstable at initialisation" in text
+    else:
+        assert "Even at this learning rate the dense network is stable at initialisation" in text
+    assert f"{dense_0:.1f} points on average" in text
+    assert "Frankle" in text and "ResNet-20" in text                  # the paper's finding beside ours
