@@ -42,6 +42,10 @@ def jupyterlab(student_python, student_executed, tmp_path_factory):
     nb = notebooks.to_student(notebooks.read_chapter(md), here=f"{LAB_CHAPTER}.ipynb", labels=read_labels(chapters),
                               settings=notebooks.book_settings())
     nbformat.write(nb, folder / f"{LAB_CHAPTER}.ipynb")
+    # Render every cell (JupyterLab 4 otherwise renders only the cells near the viewport).
+    settings = folder / ".config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
     env.update(PATH=f"{student_python.parent}:{env['PATH']}", LOTTERYLAB_PRESET="quick", LOTTERYLAB_DEVICE="cpu",

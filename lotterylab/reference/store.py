@@ -117,7 +117,8 @@ def _commit() -> str:
 def _device_name(device: str) -> str:
     if device == "cuda" and torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU: {platform.machine()}, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"CPU: {platform.machine()}, {n} thread{'' if n == 1 else 's'}"
 
 
 def write_manifest(directory, *, chapter: int, title: str, config: dict, seeds, device: str,
