@@ -85,7 +85,7 @@ test-notebooks: $(STAMP) $(NB_STAMP) browser
 # JupyterLab on the chapter notebooks, with the project's environment (.venv) as the kernel.
 lab: $(STAMP) notebooks
 	@test -f $(LAB_STAMP) || { $(BIN)/python -m pip install --quiet --no-build-isolation -e ".[notebook]" && rm -f $(VENV)/.lab-* && touch $(LAB_STAMP); }
-	LOTTERYLAB_GLUE=off $(BIN)/jupyter lab --notebook-dir=book
+	LOTTERYLAB_GLUE=off $(BIN)/jupyter lab --notebook-dir=book $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Reference runs (reference/chNN/, see lotterylab/reference): make reference CH=7. Resumable: stop it
 # with Ctrl-C and run it again. It uses the GPU when there is one; in the background, prefix `nice`.

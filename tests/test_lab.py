@@ -54,7 +54,7 @@ def jupyterlab(student_python, student_executed, tmp_path_factory):
                LOTTERYLAB_RESULTS=str(student_executed.parent / "results"))
     log = open(folder / "server.log", "w")  # noqa: SIM115 (closed when the server stops)
     server = subprocess.Popen(
-        [str(student_python.parent / "jupyter"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        [str(student_python.parent / "jupyter"), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
          f"--IdentityProvider.token={token}", "--expose-app-in-browser", f"--ServerApp.root_dir={folder}",
          "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
          "--LabApp.extension_manager=readonly"],
