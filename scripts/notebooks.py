@@ -250,6 +250,20 @@ def _offer_notebook(app, pagename, templatename, context, doctree):
         context["ipynb_source"] = f"{pagename}.ipynb"
 
 
+def _with_outputs(app, nb):
+    """``nb`` with its outputs. myst-nb writes a page served from its execution cache to jupyter_execute
+    without outputs, so those are merged back in from the cache."""
+    if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+        return nb
+    from jupyter_cache import get_cache
+
+    path = getattr(app.config, "nb_execution_cache_path", "") or str(Path(app.outdir).parent / ".jupyter_cache")
+    try:
+        return get_cache(path).merge_match_into_notebook(nb)[1]
+    except KeyError:
+        return nb
+
+
 def _write_student_download(app, pagename, templatename, context, doctree):
     """Sphinx hook, after the theme's: that ``.ipynb`` is the student notebook with the build's outputs.
 
@@ -273,7 +287,8 @@ def _write_student_download(app, pagename, templatename, context, doctree):
     options = app.config.html_theme_options or {}
     settings = dict(book_settings(), repository=options.get("repository_url") or "",
                     branch=options.get("repository_branch") or "main")
-    student = to_student(nbformat.read(executed, as_version=4), here=target.name, labels=read_labels(chapters),
+    student = to_student(_with_outputs(app, nbformat.read(executed, as_version=4)), here=target.name,
+                         labels=read_labels(chapters),
                          settings=settings, solutions=not getattr(app.config, "hide_solutions", False),
                          values=values)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ os.environ.setdefault("LOTTERYLAB_PROGRESS", "off")  # no progress bars in test 
 
 
 # The student install and every chapter run in it (issue 14). The book build reuses that run's outputs.
-from notebook_fixtures import stage_for_build, student_executed, student_python  # noqa: E402, F401
+from notebook_fixtures import stage_for_build, student_executed, student_python  # noqa: F401
 
 STUDENT_FIXTURES = {"student_python", "student_executed", "jupyterlab"}
 
@@ -21,7 +21,7 @@ def pytest_collection_modifyitems(config, items):
     (``-m "not slow"``) skips them; ``make test`` runs them all."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if {"built_book", "offline_browser"} & names or STUDENT_FIXTURES & names:
+        if {"built_book", "offline_browser", "chromium_browser"} & names or STUDENT_FIXTURES & names:
             item.add_marker(pytest.mark.slow)
 
 
@@ -115,26 +115,33 @@ class OfflineBrowser:
 
 
 @pytest.fixture(scope="session")
-def offline_browser(built_book):
-    """An :class:`OfflineBrowser` on the built book (needs Chromium: ``make test`` installs it)."""
-    import functools
-    import http.server
-    import threading
-
+def chromium_browser():
+    """Headless Chromium (Debian's; ``make test`` installs it), one per session: Playwright's sync API
+    allows one running instance, which the book's browser test and the JupyterLab test share."""
     from playwright.sync_api import sync_playwright
 
     chromium = os.environ.get("LOTTERYLAB_CHROMIUM", "/usr/bin/chromium")
     assert Path(chromium).exists(), f"the browser test needs Chromium at {chromium} (make test installs it)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def offline_browser(built_book, chromium_browser):
+    """An :class:`OfflineBrowser` on the built book."""
+    import functools
+    import http.server
+    import threading
+
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync"])
-            yield OfflineBrowser(browser, f"http://127.0.0.1:{server.server_address[1]}/")
-            browser.close()
+        yield OfflineBrowser(chromium_browser, f"http://127.0.0.1:{server.server_address[1]}/")
     finally:
         server.shutdown()

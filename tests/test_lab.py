@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -77,18 +76,12 @@ def jupyterlab(student_python, student_executed, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_a_chapter_runs_in_jupyterlab_and_its_slider_responds(jupyterlab, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_a_chapter_runs_in_jupyterlab_and_its_slider_responds(jupyterlab, chromium_browser, tmp_path):
     base, token, _ = jupyterlab
-    chromium = os.environ.get("LOTTERYLAB_CHROMIUM", "/usr/bin/chromium")
-    assert Path(chromium).exists(), f"the browser test needs Chromium at {chromium} (make test installs it)"
     external, errors = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    # the session's Chromium (conftest.chromium_browser), in a context of its own
+    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
         context.route("**/*", lambda route: route.continue_() if route.request.url.startswith((base, "ws://127.0.0.1",
                                                                                               "data:", "blob:"))
                       else (external.append(route.request.url), route.abort()))
@@ -130,7 +123,8 @@ def test_a_chapter_runs_in_jupyterlab_and_its_slider_responds(jupyterlab, tmp_pa
         page.wait_for_timeout(1000)
         after, label_after = page.evaluate(VISIBLE_PNG), readout.inner_text()
         page.screenshot(path=str(tmp_path / "jupyterlab_widget.png"))
-        browser.close()
+    finally:
+        context.close()
     print(f"\n{LAB_CHAPTER} ran in JupyterLab in {run_seconds:.0f} s; slider {label_before} -> {label_after}")
     assert before and after, "the widget shows no figure"
     assert label_before != label_after, "the slider did not move"
