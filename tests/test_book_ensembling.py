@@ -40,8 +40,12 @@ def test_chapter7_executed_with_figures_and_the_quick_preset_it_printed(built_bo
     assert len(images) >= 8, images                             # figures 1, 1b, 2-7; the widget's panels live in its state
     for src in images:
         assert (built_book / "book" / src).resolve().exists(), src
+    from lotterylab.reference import ch07
+
+    reference = [(c.widths, c.activations) for c in ch07.sweep_configs()]
+    panels = sum(len(w) for w, _ in reference) * len(reference[0][1])   # the widget shows the reference run
     state = html.split("application/vnd.jupyter.widget-state+json", 1)[1]
-    assert state.count("image/png") >= len(quick.widths) * len(quick.activations)   # every panel drawn in advance
+    assert state.count("image/png") >= panels                    # every panel drawn in advance
     (minutes,) = glued(rf"runs in about {NUM} minutes", text)
     assert minutes > 0  # the run's own measured time was glued (no time limit here: that is a benchmark's job)
 
@@ -133,10 +137,45 @@ def test_glued_tickets_symmetry_and_distillation_are_consistent(built_book):
     assert m, "the share of symmetric width-2 networks was not rendered"
     share = float(m.group(2))
     assert 0 <= share <= 100 and (m.group(1) == "Most seeds find it") == (share >= 50) or abs(share - 50) < 1
-    m = re.search(rf"Slide from N = 2 to 50 with SiLU\. In this build the 10-90% spread of the histogram goes from "
+    m = re.search(rf"Slide from N = 2 to 50 with SiLU\. In the reference run the 10-90% spread of the histogram goes from "
                   rf"{NUM} to {NUM} decades \((it narrows|it does not narrow)\)", text)
     assert m, "the widget's sentence was not rendered"
     assert (m.group(3) == "it narrows") == (float(m.group(2)) < float(m.group(1))) or m.group(1) == m.group(2)
+
+
+@pytest.mark.slow
+def test_reference_section_shows_the_paper_schedule_run_with_its_manifest(built_book):
+    """Figure 1R/2R come from the shipped reference; exponents and verdicts follow its numbers, paper beside."""
+    from lotterylab.reference import ch07
+    from lotterylab.scaling import fit_power_law
+
+    _, text = text_of(built_book)
+    ref = ch07.load()
+    assert "make reference CH=7" in text and "reference/ch07/manifest.json" in text
+    tol = 0.3
+    paper = {("silu", "small"): -1.0, ("silu", "large"): -1.0, ("leaky_relu", "small"): -4.0,
+             ("leaky_relu", "large"): -1.0}
+    ours = {}
+    for act in ("silu", "leaky_relu"):
+        widths, med, _ = ref.sweep.medians(act)
+        ours[act, "small"] = fit_power_law(widths, med, 2, 10).exponent
+        ours[act, "large"] = fit_power_law(widths, med, 10, 50).exponent
+    words = "(close to|steeper than|flatter than)"
+    m = re.search(rf"At the paper.s schedule the SiLU exponent is {NUM} on widths 2 to 10 \({words} the paper.s "
+                  rf".{{0,3}}-1.{{0,3}}\) and {NUM} on widths 10 to 50 \({words} the paper.s .{{0,3}}-1", text)
+    assert m, "the reference exponent sentence was not rendered"
+    assert float(m.group(1)) == round(ours["silu", "small"], 2) and float(m.group(3)) == round(ours["silu", "large"], 2)
+    for words, key in ((m.group(2), ("silu", "small")), (m.group(4), ("silu", "large"))):
+        e, p = ours[key], paper[key]
+        assert words == ("close to" if abs(e - p) <= tol else "steeper than" if e < p else "flatter than"), (key, e)
+    m = re.search(rf"The LeakyReLU exponent is {NUM} on widths 2 to 10 \((close to|steeper than|flatter than) the "
+                  rf"paper.s .{{0,3}}-4.{{0,3}}\) and {NUM} on widths 10 to 50", text)
+    assert m and float(m.group(1)) == round(ours["leaky_relu", "small"], 2)
+    assert float(m.group(3)) == round(ours["leaky_relu", "large"], 2)
+    paper_mse, ours_mse = glued(rf"the paper.s ticket has an MSE of {NUM} and the best of our [\d,]+ width-2 SiLU "
+                                rf"networks {NUM}", text)
+    assert 0 < ours_mse and 1e-7 < paper_mse < 1e-4                # the paper's ticket fits the parabola closely
+    assert ("its loss is lower" in text) == (ours_mse < paper_mse)
 
 
 @pytest.mark.slow
@@ -159,7 +198,7 @@ def test_width_slider_and_activation_dropdown_change_the_figure_offline(offline_
     assert len(wide) == 1 and wide != first, "moving the width slider did not change the figure"
 
     dropdown = page.locator(".widget-dropdown select").first
-    dropdown.select_option("relu")
+    dropdown.select_option("leaky_relu")
     page.wait_for_timeout(500)
     relu = offline_browser.visible_images(page)
     assert len(relu) == 1 and relu not in (first, wide), "changing the activation did not change the figure"
@@ -169,6 +208,6 @@ def test_width_slider_and_activation_dropdown_change_the_figure_offline(offline_
     page.wait_for_timeout(500)
     narrow_relu = offline_browser.visible_images(page)
     assert readout.inner_text() == "1"
-    assert len(narrow_relu) == 1 and narrow_relu not in (first, wide, relu), "the slider does not drive the ReLU panels"
+    assert len(narrow_relu) == 1 and narrow_relu not in (first, wide, relu), "the slider does not drive the LeakyReLU panels"
     page.screenshot(path=str(tmp_path / "chapter7_widget.png"), full_page=False)
     offline_browser.assert_clean()

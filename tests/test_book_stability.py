@@ -169,7 +169,7 @@ def test_reference_section_shows_the_stored_run_with_its_manifest(built_book):
     """Figure 3R is drawn from the shipped reference; its verdicts are worded from it, with the paper beside."""
     from lotterylab.reference import ch02
 
-    page, text = text_of(built_book)
+    _, text = text_of(built_book)
     ref = ch02.load()
     assert "Figure 3R" in text and "make reference CH=2" in text and "reference/ch02/manifest.json" in text
     dense_0 = 100 * sum(ref.barriers("dense")[0]) / len(ref.runs)

@@ -193,3 +193,55 @@ def test_prize_three_has_the_trained_binary_baseline_and_a_verdict_from_the_numb
         assert ste - biprop_1 > 0.5 - 0.1
     assert "The third prize is earned by searching in the binary network" not in text
     assert "learn the BatchNorm parameters" in text and "+BN" in text
+
+
+# --- the reference runs (lotterylab.reference.ch03 / ch05): Figures 4R and 1R ---------------------------
+REFERENCE_SECTIONS = {
+    # page: (chapter, figure, the method whose accuracy the section quotes, sentence opening before the numbers)
+    "03_supermasks": (3, "Figure 4R", "edge_popup", "Edge-popup subnetworks of the untrained networks reach"),
+    "05_multi_prize": (5, "Figure 1R", "biprop", "The binary tickets reach"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", REFERENCE_SECTIONS)
+def test_reference_section_shows_the_stored_run_with_its_manifest(built_book, page):
+    """Figures 4R and 1R are drawn from the shipped reference; the prose quotes it, its verdicts follow
+    from it, and the paper stands beside it."""
+    from lotterylab.reference import chapter_module
+
+    chapter, figure, kind, opening = REFERENCE_SECTIONS[page]
+    ref = chapter_module(chapter).load()
+    text = _page(built_book, page)
+    assert figure in text and "reference run" in text
+    assert f"make reference CH={chapter}" in text and f"reference/ch{chapter:02d}/manifest.json" in text
+    widths, cfg = ref.config.widths, ref.config
+    assert f"{cfg.copies} score seeds per" in text and f"{cfg.scores.epochs} epochs of score training" in text
+    means, dense = [100 * m for m in ref.means(kind)], [100 * m for m in ref.means("dense")]
+    assert re.search(rf"{opening} {means[0]:.1f} ?% at width x ?{widths[0]:g} and {means[-1]:.1f} ?% at "
+                     rf"x ?{widths[-1]:g}", text), "the section quotes the stored means"
+    assert re.search(rf"{dense[0]:.1f} ?% and {dense[-1]:.1f} ?%", text)
+    for w, m, accs in zip(widths, means, ref.accuracies(kind)):   # the printed table is the stored run
+        assert re.search(rf"x{w:g} \S+ {m:.1f} \[{100 * min(accs):.1f}-{100 * max(accs):.1f}\]", text), w
+    # the verdict on the width trend is the one the numbers call for (a step clear of the threshold)
+    spread = max(100 * (max(a) - min(a)) for k in cfg.methods for a in ref.accuracies(k))
+    rise, tol = means[-1] - means[0], max(0.5, spread)
+    if abs(abs(rise) - tol) > 0.1:
+        phrase = ("the width trend is resolved" if rise > tol else "falls by" if rise < -tol else
+                  "no width trend is resolved")
+        assert phrase in text, phrase
+    gaps = [d - m for d, m in zip(dense, means)]
+    if abs(abs(gaps[-1] - gaps[0]) - tol) > 0.1:
+        closing = gaps[-1] < gaps[0] - tol
+        opening_ = gaps[-1] > gaps[0] + tol
+        words = {3: ("shrinks from", "grows from", "does not show the paper's trend"),
+                 5: ("narrows from", "widens from", "the same within the spread")}[chapter]
+        assert words[0 if closing else 1 if opening_ else 2] in text
+    if chapter == 5:
+        below = [g > 0 for g in gaps]
+        if all(below):
+            assert f"stay below the trained dense network at every width up to x{widths[-1]:g}" in text
+            assert "Our reference does not reproduce that claim at this scale" in text
+        assert "Diffenderfer" in text and "1.78 points on CIFAR-10 (94.8%)" in text     # the paper beside ours
+    else:
+        assert "Ramanujan" in text and "CIFAR-10" in text

@@ -65,3 +65,41 @@ def test_width_slider_changes_the_figure_offline(offline_browser, tmp_path):
     assert before != after, "moving the width slider did not change the figure"
     assert (label_before, label_after) == ("16", "4096")
     offline_browser.assert_clean()
+
+
+
+def _has(sentence: str, text: str) -> bool:
+    """``sentence`` is in ``text``, with any apostrophe accepted as typeset (Sphinx's smart quotes)."""
+    return re.search(re.escape(sentence).replace("'", "."), text) is not None
+
+
+@pytest.mark.slow
+def test_reference_section_shows_the_stored_run_with_its_manifest(built_book):
+    """Figure 2R is drawn from the shipped reference; its numbers and verdicts are worded from it, theory beside."""
+    import numpy as np
+
+    from lotterylab.reference import ch06
+
+    text = re.sub(r" ([,.;:)%])", r"\1", text_of(executed_page(built_book, PAGE, 7)))  # a glued span leaves a space
+    ref = ch06.load()
+    mw, rw = ref.widths("mnist"), ref.widths("regression")
+    # the figure's code, the manifest line it prints, and the table of the stored widths
+    assert "Figure 2R. The reference run" in text and ref.manifest.describe() in text
+    assert "make reference CH=6" in text and "reference/ch06/manifest.json" in text
+    for w in mw:
+        p = ref.points["mnist", w]
+        assert f"{w:,} | {100 * p.movement:.3f}% | {100 * p.rel_distance:.2f}% |" in text, w
+    assert _has(f"the 1-D regression at widths {rw[0]:,} to {rw[-1]:,}", text)
+    first, last = ref.points["mnist", mw[0]], ref.points["mnist", mw[-1]]
+    assert _has(f"On MNIST the weights move by {100 * first.movement:.2f}% of their initial norm at width {mw[0]:,} "
+                f"and {100 * last.movement:.3f}% at width {mw[-1]:,}", text)
+    assert _has(f"goes from {100 * first.rel_distance:.1f}% to {100 * last.rel_distance:.2f}%", text)
+    # the verdict on the rate is worded from the fitted slope, with the theory's -1/2 beside it
+    slope = float(np.polyfit(np.log(mw), np.log(ref.series("mnist", "movement")), 1)[0])
+    how = "close to" if abs(slope + 0.5) <= 0.1 else "steeper than" if slope < -0.5 else "shallower than"
+    assert _has(f"the slope of the movement is: MNIST {slope:.2f}, {how} the theory's -1/2", text)
+    assert "an upper bound, not a rate" in text and "Lee et al." in text
+    assert _has(f"At width {mw[-1]:,} the trained network reaches {100 * last.acc['net']:.1f}% test accuracy, its "
+                f"linearisation {100 * last.acc['lin']:.1f}% and the one-step solution "
+                f"{100 * last.acc['newton']:.1f}%", text)
+    assert re.search(r"over all the reference.s widths, the three (agree to within|differ by up to)", text)

@@ -450,3 +450,28 @@ _K = torch.eye(2)
 def test_bad_input_raises_naming_the_argument(call, argname):
     with pytest.raises(LotteryLabError, match=argname):
         call()
+
+
+def test_chapter6_tasks_are_the_chapter_definitions(mnist):
+    """lotterylab.tangent_tasks holds the chapter's two tasks (shared with its reference run), written out here."""
+    from lotterylab.tangent_tasks import parity_task, regression_task, sign_accuracy
+
+    reg = regression_task(12)
+    x = torch.linspace(-1, 1, 12)[:, None]
+    assert torch.equal(reg.x, x) and torch.equal(reg.y, torch.sin(math.pi * x) + 0.5 * x)
+    assert torch.equal(reg.x_eval, torch.linspace(-1, 1, 201)[:, None]) and reg.y_eval is None
+    net = reg.model(16, seed=3)
+    same = TangentMLP(1, [16], 1, bias_std=1.0, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), same.parameters()))
+    task = parity_task(mnist, 50, 40)
+    assert torch.equal(task.x, mnist.X_train[:50]) and torch.equal(task.x_eval, mnist.X_test[:40])
+    assert torch.equal(task.y.flatten() > 0, mnist.y_train[:50] % 2 == 1) and task.y.shape == (50, 1)
+    assert torch.equal(task.y_eval.flatten() > 0, mnist.y_test[:40] % 2 == 1) and task.y_eval.shape == (40, 1)
+    net = task.model(8)
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), TangentMLP(784, [8], 1, seed=0).parameters()))
+    assert sign_accuracy(task.y_eval, task.y_eval) == 1.0 and sign_accuracy(-task.y_eval, task.y_eval) == 0.0
+    for call, argname in [(lambda: regression_task(1), "n_points"), (lambda: parity_task(mnist, 0, 4), "n_train"),
+                          (lambda: parity_task(mnist, 4, 10**6), "n_test"), (lambda: parity_task(x, 4, 4), "data"),
+                          (lambda: reg.model(0), "width"), (lambda: sign_accuracy(x, x[:3]), "f and y")]:
+        with pytest.raises(LotteryLabError, match=argname):
+            call()
