@@ -6,6 +6,7 @@ dropdown in headless Chromium with every non-loopback request blocked.
 """
 import re
 
+import numpy as np
 import pytest
 from book_pages import glued
 
@@ -153,25 +154,27 @@ def test_reference_section_shows_the_paper_schedule_run_with_its_manifest(built_
     ref = ch07.load()
     assert "make reference CH=7" in text and "reference/ch07/manifest.json" in text
     tol = 0.3
-    paper = {("silu", "small"): -1.0, ("silu", "large"): -1.0, ("leaky_relu", "small"): -4.0,
-             ("leaky_relu", "large"): -1.0}
-    ours = {}
-    for act in ("silu", "leaky_relu"):
-        widths, med, _ = ref.sweep.medians(act)
-        ours[act, "small"] = fit_power_law(widths, med, 2, 10).exponent
-        ours[act, "large"] = fit_power_law(widths, med, 10, 50).exponent
+
+    def versus(ours, paper):
+        return "close to" if abs(ours - paper) <= tol else "steeper than" if ours < paper else "flatter than"
+
+    widths, med, _ = ref.sweep.medians("silu")
+    silu_large = fit_power_law(widths, med, 10, 50).exponent
     words = "(close to|steeper than|flatter than)"
-    m = re.search(rf"At the paper.s schedule the SiLU exponent is {NUM} on widths 2 to 10 \({words} the paper.s "
-                  rf".{{0,3}}-1.{{0,3}}\) and {NUM} on widths 10 to 50 \({words} the paper.s .{{0,3}}-1", text)
-    assert m, "the reference exponent sentence was not rendered"
-    assert float(m.group(1)) == round(ours["silu", "small"], 2) and float(m.group(3)) == round(ours["silu", "large"], 2)
-    for words, key in ((m.group(2), ("silu", "small")), (m.group(4), ("silu", "large"))):
-        e, p = ours[key], paper[key]
-        assert words == ("close to" if abs(e - p) <= tol else "steeper than" if e < p else "flatter than"), (key, e)
-    m = re.search(rf"The LeakyReLU exponent is {NUM} on widths 2 to 10 \((close to|steeper than|flatter than) the "
-                  rf"paper.s .{{0,3}}-4.{{0,3}}\) and {NUM} on widths 10 to 50", text)
-    assert m and float(m.group(1)) == round(ours["leaky_relu", "small"], 2)
-    assert float(m.group(3)) == round(ours["leaky_relu", "large"], 2)
+    m = re.search(rf"our SiLU exponent on widths 10 to 50 is {NUM}\s*, {words} the paper.s .{{0,3}}-1", text)
+    assert m, "the reference SiLU sentence was not rendered"
+    assert float(m.group(1)) == round(silu_large, 2) and m.group(2) == versus(silu_large, -1.0)
+    widths, med, _ = ref.sweep.medians("leaky_relu")
+    local = {(a, b): float(np.log(med[list(widths).index(b)] / med[list(widths).index(a)]) / np.log(b / a))
+             for a, b in ((10, 20), (40, 50))}
+    m = re.search(rf"Our local exponent is {NUM} between widths 10 and 20 \({words} the paper.s .{{0,3}}-4.{{0,3}}\) "
+                  rf"and {NUM} between 40 and 50 \({words} the paper.s .{{0,3}}-1.{{0,3}}\): the curve "
+                  rf"(flattens|does not flatten)", text)
+    assert m, "the reference LeakyReLU sentence was not rendered"
+    first, last = local[10, 20], local[40, 50]
+    assert (float(m.group(1)), float(m.group(3))) == (round(first, 2), round(last, 2))
+    assert (m.group(2), m.group(4)) == (versus(first, -4.0), versus(last, -1.0))
+    assert (m.group(5) == "flattens") == (last > first + tol)
     paper_mse, ours_mse = glued(rf"the paper.s ticket has an MSE of {NUM} and the best of our [\d,]+ width-2 SiLU "
                                 rf"networks {NUM}", text)
     assert 0 < ours_mse and 1e-7 < paper_mse < 1e-4                # the paper's ticket fits the parabola closely
