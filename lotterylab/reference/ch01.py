@@ -23,6 +23,7 @@ from lotterylab.data import load_mnist_subset
 from lotterylab.errors import LotteryLabError, check_positive_int
 from lotterylab.models import lenet_300_100
 from lotterylab.pruning import Mask
+from lotterylab.reference import store
 from lotterylab.reference.store import (
     Manifest,
     load_manifest,
@@ -117,17 +118,13 @@ def load(directory=None) -> IMPReference:
 
 
 @dataclass
-class Verification:
+class Verification(store.Verification):
     """One retrained ticket of the reference: the stored and the recomputed early-stopping accuracy."""
 
     seed: int
     level: int
     stored: np.ndarray
     recomputed: np.ndarray
-
-    @property
-    def max_rel_error(self) -> float:
-        return float(np.max(np.abs(self.recomputed - self.stored) / np.abs(self.stored)))
 
 
 def verify(reference: IMPReference, *, seed: int = 0, device=None) -> Verification:

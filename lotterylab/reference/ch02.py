@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from lotterylab.data import load_mnist_subset
-from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_positive_int
 from lotterylab.permutation import ControlResult, control_key, different_init_control
+from lotterylab.reference import store
 from lotterylab.reference.store import Manifest, load_manifest, load_stored, reference_dir
 from lotterylab.stability import StabilityConfig, StabilityRun, instability_key, run_instability
 
@@ -71,10 +71,7 @@ def run(directory=None, *, seeds=None, device=None, progress=None) -> StabilityR
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple)) or not seeds or len(set(seeds)) != len(seeds):
         raise LotteryLabError(f"seeds must be a non-empty sequence of distinct seeds, e.g. (0, 1, 2); got {seeds!r}.")
     seeds = [check_positive_int("seeds", s, minimum=0) for s in seeds]
-    try:
-        device = get_device(None if device is None else str(device))
-    except LotteryLabError as exc:
-        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
+    device = store.usable_device(device)
     directory = Path(directory) if directory is not None else reference_dir(CHAPTER)
     directory.mkdir(parents=True, exist_ok=True)
     cfg = config()
@@ -102,7 +99,7 @@ def load(directory=None) -> StabilityReference:
 
 
 @dataclass
-class Verification:
+class Verification(store.Verification):
     """One re-run (seed, rewind step, kind) of the reference: both copies' final test accuracy and the
     highest error on the path between them, stored and recomputed (the barrier follows from these)."""
 
@@ -111,10 +108,6 @@ class Verification:
     kind: str
     stored: np.ndarray
     recomputed: np.ndarray
-
-    @property
-    def max_rel_error(self) -> float:
-        return float(np.max(np.abs(self.recomputed - self.stored) / np.abs(self.stored)))
 
 
 def _checked(record: dict) -> np.ndarray:

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from lotterylab.data import load_mnist_subset
-from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError, check_positive_int
 from lotterylab.lazy_training import TangentConfig, compare_to_linearization
 from lotterylab.progress import check_progress, progress_bar
+from lotterylab.reference import store
 from lotterylab.reference.store import Manifest, load_manifest, load_stored, reference_dir
 from lotterylab.results import cached, experiment_key
 from lotterylab.tangent_tasks import LazyTask, parity_task, regression_task, sign_accuracy
@@ -150,10 +150,7 @@ def run(directory=None, *, device=None, progress=None) -> LazyReference:
     if directory is not None and not isinstance(directory, (str, Path)):
         raise LotteryLabError(f"directory must be a folder path, got {type(directory).__name__}.")
     check_progress(progress)
-    try:
-        device = get_device(None if device is None else str(device))
-    except LotteryLabError as exc:
-        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
+    device = store.usable_device(device)
     directory = Path(directory) if directory is not None else reference_dir(CHAPTER)
     directory.mkdir(parents=True, exist_ok=True)
     cfg = config()
@@ -194,7 +191,7 @@ def load(directory=None) -> LazyReference:
 
 
 @dataclass
-class Verification:
+class Verification(store.Verification):
     """One re-run (task, width) of the reference: its learning rate, final loss, movement, distances, kernel
     change (and MNIST accuracies), stored and recomputed."""
 
@@ -202,11 +199,6 @@ class Verification:
     width: int
     stored: np.ndarray
     recomputed: np.ndarray
-
-    @property
-    def max_rel_error(self) -> float:
-        scale = np.where(self.stored != 0, np.abs(self.stored), 1.0)
-        return float(np.max(np.abs(self.recomputed - self.stored) / scale))
 
 
 def _checked(point: LazyPoint) -> np.ndarray:
@@ -228,10 +220,7 @@ def verify(reference: LazyReference, *, seed: int = 0, device=None) -> Verificat
         raise LotteryLabError(f"reference must be a LazyReference (from load()), not {type(reference).__name__}.")
     if not reference.points:
         raise LotteryLabError("reference has no stored widths to re-run.")
-    try:
-        device = get_device(str(device or (reference.manifest.device if reference.manifest else "cpu")))
-    except LotteryLabError as exc:
-        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
+    device = store.usable_device(str(device or (reference.manifest.device if reference.manifest else "cpu")))
     keys = sorted(reference.points)
     cheap = [k for k in keys if reference.points[k].cpu_seconds <= VERIFY_CPU_SECONDS] or \
         [min(keys, key=lambda k: reference.points[k].cpu_seconds)]

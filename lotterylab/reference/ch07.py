@@ -19,6 +19,7 @@ import numpy as np
 from lotterylab.errors import LotteryLabError, check_positive_int
 from lotterylab.many_seed import train_many
 from lotterylab.progress import check_progress, progress_bar
+from lotterylab.reference import store
 from lotterylab.reference.store import (
     Manifest,
     load_manifest,
@@ -99,7 +100,7 @@ def load(directory=None) -> ScalingReference:
 
 
 @dataclass
-class Verification:
+class Verification(store.Verification):
     """A re-run sample of the reference: stored and recomputed final losses of the same seeds."""
 
     activation: str
@@ -107,10 +108,6 @@ class Verification:
     seeds: list
     stored: np.ndarray
     recomputed: np.ndarray
-
-    @property
-    def max_rel_error(self) -> float:
-        return float(np.max(np.abs(self.recomputed - self.stored) / np.abs(self.stored)))
 
 
 def verify(reference: ScalingReference, *, n_seeds: int = 2, seed: int = 0, device=None) -> Verification:

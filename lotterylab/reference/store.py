@@ -27,8 +27,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from lotterylab.device import get_device
 from lotterylab.errors import LotteryLabError
 from lotterylab.results import load_results, read_key
 
@@ -37,9 +39,11 @@ __all__ = [
     "Manifest",
     "MissingReference",
     "StaleReference",
+    "Verification",
     "load_manifest",
     "reference_dir",
     "refresh_command",
+    "usable_device",
     "write_manifest",
 ]
 
@@ -165,3 +169,39 @@ def load_stored(path, key: dict, *, chapter: int):
         raise StaleReference(f"{path} was made with another {', '.join(changed)} than the package now uses; "
                              f"refresh it with: {how}")
     return load_results(path, key=key)
+
+
+def usable_device(device) -> torch.device:
+    """:func:`~lotterylab.device.get_device` for a reference run, refusing an unusable device by name.
+
+    Example:
+        >>> usable_device("cpu").type
+        'cpu'
+    """
+    try:
+        return get_device(None if device is None else str(device))
+    except LotteryLabError as exc:
+        raise LotteryLabError(f"device={device!r} is not usable: {exc}") from None
+
+
+class Verification:
+    """Base of every chapter's re-run sample: a dataclass with ``stored`` and ``recomputed`` arrays of the
+    same numbers, and the largest relative difference between them (an exact zero is compared absolutely).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Check(Verification):
+        ...     stored: np.ndarray
+        ...     recomputed: np.ndarray
+        >>> Check(np.array([2.0, 0.0]), np.array([2.5, 0.0])).max_rel_error
+        0.25
+    """
+
+    stored: np.ndarray
+    recomputed: np.ndarray
+
+    @property
+    def max_rel_error(self) -> float:
+        scale = np.where(self.stored != 0, np.abs(self.stored), 1.0)
+        return float(np.max(np.abs(self.recomputed - self.stored) / scale))
