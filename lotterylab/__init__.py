@@ -26,14 +26,15 @@ Part 2, tickets without training (chapters 3-5):
   ``supermasks`` (edge-popup and biprop: frozen random weights, trainable scores); ``zhou_masks``
   (Zhou et al.'s masks on trained networks and their ablations); ``binary_connect`` (a binary
   network trained with a straight-through estimator, prize 3's fair baseline); ``multi_prize`` (quantisation,
-  multigraph masks, mask overlap); ``subset_sum`` (random subset sums); ``strong_lth`` (the pruning
+  multigraph masks, mask overlap); ``width_sweep`` (tickets and trained dense networks against
+  width, chapters 3 and 5); ``subset_sum`` (random subset sums); ``strong_lth`` (the pruning
   construction behind the strong-LTH theorems); ``theory_experiments`` (chapter 4's sweeps).
 
 Part 3, tickets and scale (chapters 6-7):
   ``tangent`` (linearised networks, the empirical NTK); ``tangent_fit`` (the one-step tangent solve,
   gradient descent on MSE, movement measures); ``tangent_tickets`` (restricted tangent solves on a
   few parameters); ``tangent_dynamics`` (linearising during Adam training); ``lazy_training``
-  (chapter 6's width experiment);
+  (chapter 6's width experiment); ``tangent_tasks`` (chapter 6's two tasks);
   ``two_layer`` (the tiny two-layer network, batched over seeds); ``many_seed`` (the many-seed
   trainer: thousands of tiny networks as one tensor program); ``scaling`` (resumable width sweeps,
   power-law fits); ``ensembling`` (ensembles of tickets); ``ticket_analysis`` (what the best tiny

@@ -12,6 +12,7 @@ from lotterylab.supermasks import ScoreTrainConfig, supermask_lenet, train_super
 from lotterylab.training import TrainConfig, train
 from lotterylab.width_sweep import WidthSweepConfig, piece_key, pieces, train_dense, train_ticket, width_sweep
 
+
 @pytest.fixture
 def small(mnist):
     """The first 640 training images (5 score steps an epoch), to keep these tests to seconds."""
