@@ -175,6 +175,11 @@ def test_reference_section_shows_the_paper_schedule_run_with_its_manifest(built_
     assert (float(m.group(1)), float(m.group(3))) == (round(first, 2), round(last, 2))
     assert (m.group(2), m.group(4)) == (versus(first, -4.0), versus(last, -1.0))
     assert (m.group(5) == "flattens") == (last > first + tol)
+    m = re.search(rf"the SiLU histogram.s 10-90% spread is {NUM} decades at .{{0,6}}N = 2.{{0,6}} and {NUM} at "
+                  rf".{{0,30}}?, (one narrow peak|no such narrowing)", text)
+    assert m, "Figure 2R's sentence was not rendered"
+    sp_2, sp_hi = float(m.group(1)), float(m.group(2))
+    assert 0 < sp_hi and (m.group(3) == "one narrow peak") == (sp_hi < sp_2 / 2)
     paper_mse, ours_mse = glued(rf"the paper.s ticket has an MSE of {NUM} and the best of our [\d,]+ width-2 SiLU "
                                 rf"networks {NUM}", text)
     assert 0 < ours_mse and 1e-7 < paper_mse < 1e-4                # the paper's ticket fits the parabola closely

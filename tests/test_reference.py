@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Relative tolerance of a re-run sample on the same kind of device. On one machine the re-run is
 # bit-for-bit; another CPU (other vector units) may round differently, which 50,000 steps can amplify.
 RTOL = 0.02
+# A reference made on a GPU and re-run on a CPU (no GPU in CI): other kernels, other rounding, so a looser bound.
+XTOL = 0.10
 
 
 def test_manifest_round_trip_and_refusals(tmp_path):
@@ -104,14 +106,16 @@ def test_shipped_reference_is_reproduced(chapter):
     module = chapter_module(chapter)
     ref = module.load()                       # missing, damaged or stale files fail here, naming the command
     device = ref.manifest.device
+    # A GPU-made reference is still checked without a GPU: re-run on the CPU, within the looser XTOL.
+    rtol = RTOL
     if device == "cuda" and not torch.cuda.is_available():
-        pytest.skip("this reference was made on a GPU; its sample is re-run on a GPU only")
+        device, rtol = "cpu", XTOL
     seed = int(os.environ.get("LOTTERYLAB_VERIFY_SEED", int.from_bytes(os.urandom(2), "little")))
     check = module.verify(ref, seed=seed, device=device)
     assert np.all(np.isfinite(check.stored) == np.isfinite(check.recomputed)), check
     finite = np.isfinite(check.stored)
-    assert check.max_rel_error <= RTOL or np.allclose(check.recomputed[finite], check.stored[finite], rtol=RTOL), (
-        f"sample (LOTTERYLAB_VERIFY_SEED={seed}) not reproduced within {RTOL:.0%}: {check}")
+    assert check.max_rel_error <= rtol or np.allclose(check.recomputed[finite], check.stored[finite], rtol=rtol), (
+        f"sample (LOTTERYLAB_VERIFY_SEED={seed}, {device}) not reproduced within {rtol:.0%}: {check}")
 
 
 def test_ch01_reference_runs_loads_and_verifies(tmp_path, monkeypatch, mnist):
